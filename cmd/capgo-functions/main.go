@@ -1,0 +1,52 @@
+// Command capgo-functions serves Capgo's device endpoints
+// (/functions/v1/updates, …) from one Go binary in front of a Capgo
+// Supabase database.
+//
+//	capgo-functions [serve] [flags]   run the server (the default)
+//	capgo-functions version           print the version
+//
+// Every flag has an environment variable; see `capgo-functions serve -h`
+// and the README.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "capgo-functions:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: it parses the command line and runs the
+// subcommand until ctx is cancelled.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := Load("capgo-functions serve", args, getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stderr, nil)
+	case "version":
+		fmt.Fprintln(stdout, "capgo-functions", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: capgo-functions [serve|version] [flags]; capgo-functions serve -h lists the settings")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (want serve or version)", cmd)
+}

@@ -1,0 +1,208 @@
+package updates
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/store"
+)
+
+// outcome is the decision of one update check before URLs are signed:
+// either a final non-success answer or an offer, plus the events to record.
+type outcome struct {
+	answer *plugin.Error
+	offer  *offer
+	events []plugin.Event
+}
+
+// offer is a bundle the device should get, pending its download URL.
+type offer struct {
+	bundle        store.Bundle
+	manifest      []store.ManifestEntry
+	device        plugin.Device
+	needsMetadata bool
+}
+
+func isInternalVersion(name string) bool { return name == "builtin" || name == "unknown" }
+
+func nonEmpty(s *string) bool { return s != nil && *s != "" }
+
+// decide is Capgo's updateWithPG (backend-semantics.md §2.3) from the app
+// lookup on, as a pure function. snap is nil when the app does not exist.
+func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
+	if snap == nil {
+		// onPremStats: a stats row with action get for an app that may not
+		// exist (the stats table has no foreign key), then 429.
+		d := req.Device(true)
+		return outcome{answer: plugin.ErrOnPremise(), events: []plugin.Event{
+			plugin.StatsEvent{AppID: d.AppID, DeviceID: d.DeviceID, Action: "get", VersionName: d.VersionName},
+		}}
+	}
+	app := snap.App
+	device := req.Device(app.AllowDeviceCustomID)
+	fail := func(e *plugin.Error, versionName, action string, earlier ...plugin.Event) outcome {
+		return outcome{answer: e, events: append(earlier, plugin.Stats(device, versionName, action)...)}
+	}
+	if !app.PlanValid {
+		return fail(plugin.ErrOnPremise(), "", "needPlanUpgrade")
+	}
+	if req.Plugin.Major == 4 {
+		return fail(plugin.UnsupportedPluginVersion(req.PluginVersion), "", "backend_refusal")
+	}
+	mau := plugin.DeviceUsage{
+		DeviceID: strings.ToLower(req.DeviceID), AppID: req.AppID, OrgID: app.OwnerOrg,
+		Platform: orUnknown(req.Platform), VersionBuild: orUnknown(req.VersionBuild),
+	}
+
+	rolloutPath := app.RolloutChannelCount > 0 || slices.Contains(app.RolloutPausedVersionNames, req.VersionName)
+	ch, isOverride := snap.Override, snap.Override != nil
+	if !isOverride {
+		ch = snap.Channel
+	}
+	if ch == nil {
+		return fail(plugin.NoChannel(), "", "NoChannelOrOverride", mau)
+	}
+	bundle, manifest := ch.Version, ch.Version.Manifest
+	if rolloutPath {
+		if ch.RolloutVersion != nil && rolloutSelected(ch, req.DeviceID, req.VersionName) {
+			bundle = *ch.RolloutVersion
+		}
+		// The rollout path fetches manifest rows only for a bundle that
+		// reports some (manifest_count > 0).
+		manifest = nil
+		if bundle.ManifestCount > 0 {
+			manifest = bundle.Manifest
+		}
+	}
+
+	if !nonEmpty(bundle.ExternalURL) && !nonEmpty(bundle.R2Path) && !isInternalVersion(bundle.Name) && len(manifest) == 0 {
+		return fail(plugin.NoBundle(), bundle.Name, "missingBundle", mau)
+	}
+	if req.KeyID != "" && nonEmpty(bundle.KeyID) && req.KeyID != *bundle.KeyID && plugin.EnforcesKeyID(req.Plugin) {
+		return fail(plugin.KeyIDMismatch(req.KeyID, *bundle.KeyID), bundle.Name, "keyMismatch", mau)
+	}
+	if req.VersionName == bundle.Name {
+		return fail(plugin.NoNewVersion(), bundle.Name, "noNew", mau)
+	}
+	if e, action := channelRules(req, ch, bundle); e != nil {
+		return fail(e, bundle.Name, action, mau)
+	}
+	if bundle.Name == "builtin" {
+		// No stats or device rows for the two builtin answers.
+		if plugin.SupportsBuiltinRevert(req.Plugin) {
+			return outcome{answer: plugin.AlreadyOnBuiltin(), events: []plugin.Event{mau}}
+		}
+		return outcome{answer: plugin.RevertToBuiltinTooOld(), events: []plugin.Event{mau}}
+	}
+	return outcome{
+		offer:  &offer{bundle: bundle, manifest: manifest, device: device, needsMetadata: app.ExposeMetadata && plugin.SupportsMetadata(req.Plugin)},
+		events: []plugin.Event{mau},
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// channelRules applies the channel's checks in Capgo's exact order
+// (§2.3 step 29) and returns the refusal with its stats action, or nil.
+// The SemVer rules compare the bundle against version_build (the native
+// build), not version_name, as Capgo does.
+func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
+	name, old := bundle.Name, req.VersionName
+	switch {
+	case req.Platform == "ios" && !ch.IOS:
+		return plugin.DisabledPlatform("ios", name, old), "disablePlatformIos"
+	case req.Platform == "android" && !ch.Android:
+		return plugin.DisabledPlatform("android", name, old), "disablePlatformAndroid"
+	case req.Platform == "electron" && !ch.Electron:
+		return plugin.DisabledPlatform("electron", name, old), "disablePlatformElectron"
+	}
+	internal := isInternalVersion(name)
+	// version_build was validated and coerced, so it parses.
+	build, _ := plugin.ParseVersion(req.VersionBuild)
+	var target plugin.Version
+	needsTarget := !internal && (ch.DisableAutoUpdate == "major" || ch.DisableAutoUpdate == "minor" ||
+		ch.DisableAutoUpdate == "patch" || ch.DisableAutoUpdate == "version_number" || ch.DisableAutoUpdateUnderNative)
+	if needsTarget {
+		v, err := plugin.ParseVersion(name)
+		if err != nil {
+			// Capgo crashes (500) on a bundle name that is not SemVer; the
+			// channel cannot be evaluated, so we say it is misconfigured.
+			return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
+		}
+		target = v
+	}
+	if !internal {
+		switch ch.DisableAutoUpdate {
+		case "major":
+			if target.Major > build.Major {
+				return plugin.DisableAutoUpdateTo("major", name, req.VersionBuild), "disableAutoUpdateToMajor"
+			}
+		case "minor":
+			if target.Major != build.Major || target.Minor != build.Minor {
+				return plugin.DisableAutoUpdateTo("minor", name, req.VersionBuild), "disableAutoUpdateToMinor"
+			}
+		case "patch":
+			if target.Major != build.Major || target.Minor != build.Minor || target.Patch != build.Patch {
+				return plugin.DisableAutoUpdateTo("patch", name, req.VersionBuild), "disableAutoUpdateToPatch"
+			}
+		case "version_number":
+			if bundle.MinUpdateVersion == nil {
+				return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
+			}
+			min, err := plugin.ParseVersion(*bundle.MinUpdateVersion)
+			if err != nil {
+				return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
+			}
+			if build.Less(min) {
+				return plugin.DisableAutoUpdateTo("metadata", name, req.VersionBuild), "disableAutoUpdateMetadata"
+			}
+		}
+		if ch.DisableAutoUpdateUnderNative && target.Less(build) {
+			return plugin.UnderNative(name, old), "disableAutoUpdateUnderNative"
+		}
+	}
+	switch {
+	case !ch.AllowProd && req.IsProd:
+		return plugin.DisabledBuild("prod_build", name, old), "disableProdBuild"
+	case !ch.AllowDev && !req.IsProd:
+		return plugin.DisabledBuild("dev_build", name, old), "disableDevBuild"
+	case !ch.AllowDevice && !req.IsEmulator:
+		return plugin.DisabledBuild("device", name, old), "disableDevice"
+	case !ch.AllowEmulator && req.IsEmulator:
+		return plugin.DisabledBuild("emulator", name, old), "disableEmulator"
+	}
+	return nil, ""
+}
+
+// rolloutSelected decides whether a device gets the channel's rollout
+// bundle. Unlike Capgo's random draw kept in a cache, the draw is a
+// deterministic bucket of (rollout_id, device_id) in 0..9999: the same
+// device always lands in the same bucket, so raising the percentage only
+// ever adds devices and no cache is needed. The rule order is Capgo's.
+func rolloutSelected(ch *store.Channel, deviceID, currentVersion string) bool {
+	switch {
+	case !ch.RolloutEnabled:
+		return false
+	case currentVersion == ch.RolloutVersion.Name:
+		// Devices already on the rollout bundle keep it, also while paused.
+		return true
+	case ch.RolloutPausedAt != nil:
+		return false
+	}
+	pct := min(max(ch.RolloutPercentageBps, 0), 10000)
+	return pct > 0 && rolloutBucket(ch.RolloutID, deviceID) < pct
+}
+
+// rolloutBucket maps (rollout_id, device_id) uniformly into 0..9999.
+func rolloutBucket(rolloutID, deviceID string) int {
+	h := sha256.Sum256([]byte(rolloutID + ":" + strings.ToLower(deviceID)))
+	return int(binary.BigEndian.Uint64(h[:8]) % 10000)
+}

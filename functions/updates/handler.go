@@ -1,0 +1,243 @@
+// Package updates serves POST /functions/v1/updates, the update check every
+// device makes at each launch and resume, answering exactly as Capgo's
+// updates function does (backend-semantics.md §1–§2).
+package updates
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/store"
+)
+
+// maxBodyBytes bounds an update-check body; real ones are under 1 KiB.
+const maxBodyBytes = 1 << 20
+
+// recordTimeout bounds the writes of one request, which run detached from
+// the client so a hang-up cannot drop them.
+const recordTimeout = 10 * time.Second
+
+// BundleSigner turns a storage key (app_versions.r2_path) into a URL a
+// device can download.
+type BundleSigner interface {
+	Sign(ctx context.Context, key string) (string, error)
+}
+
+// Deps is what the handler needs.
+type Deps struct {
+	Store    store.UpdateReader
+	Recorder store.Recorder
+	// Signer signs r2_path bundle URLs; nil means none is configured and
+	// bundles are linked through /functions/v1/files/read as Capgo's
+	// fallback does.
+	Signer BundleSigner
+	// PublicURL is the externally visible base URL (scheme://host[:port])
+	// for links to our own routes; "" derives it from each request
+	// (X-Forwarded-Proto/Host, then Host).
+	PublicURL string
+	Log       *slog.Logger
+}
+
+// Handler answers the update function's root path.
+type Handler struct {
+	d Deps
+}
+
+// New checks the dependencies.
+func New(d Deps) (*Handler, error) {
+	if d.Store == nil || d.Recorder == nil {
+		return nil, errors.New("updates: Store and Recorder are required")
+	}
+	if d.PublicURL != "" {
+		u, err := url.Parse(d.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("updates: public URL %q must be an absolute http(s) URL", d.PublicURL)
+		}
+		d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{d: d}, nil
+}
+
+// ServeHTTP: GET is a health answer, POST an update check.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}})
+	case http.MethodPost:
+		if err := h.check(w, r); err != nil {
+			plugin.WriteError(w, r, h.d.Log, err)
+		}
+	default:
+		plugin.WriteError(w, r, h.d.Log, plugin.ErrNotFound())
+	}
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	data, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	raw, err := plugin.ParseJSONBody(data)
+	if err != nil {
+		return err
+	}
+	req, err := plugin.ParseUpdateRequest(raw)
+	if err != nil {
+		return err
+	}
+	log := h.d.Log.With("app_id", req.AppID, "device_id", req.DeviceID)
+
+	q := store.UpdateQuery{AppID: req.AppID, DeviceID: req.DeviceID, Platform: req.Platform}
+	if req.DefaultChannel != nil {
+		q.DefaultChannel = *req.DefaultChannel
+	}
+	snap, err := h.d.Store.UpdateSnapshot(ctx, q)
+	var found *store.UpdateSnapshot
+	switch {
+	case err == nil:
+		found = &snap
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		log.ErrorContext(ctx, "updates.store_unavailable", "err", err)
+		return plugin.ErrServiceUnavailable(err)
+	}
+
+	out := decide(req, found)
+	events := out.events
+	var body plugin.Object
+	answer := out.answer
+	if out.offer != nil {
+		bundleURL := h.bundleURL(ctx, r, out.offer, req.DeviceID, log)
+		files := h.manifestFiles(r, out.offer, req.DeviceID)
+		var evs []plugin.Event
+		body, answer, evs = finish(req, out.offer, bundleURL, files)
+		events = append(events, evs...)
+	}
+	h.record(ctx, log, events)
+	if answer != nil {
+		log.DebugContext(ctx, "updates.answer", "code", answer.Code, "status", answer.Status)
+		return answer
+	}
+	log.DebugContext(ctx, "updates.offered", "version", out.offer.bundle.Name)
+	plugin.WriteJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// readBody reads a bounded request body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+			Message: "Request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes"}
+	}
+	if err != nil {
+		return nil, plugin.ErrInvalidJSONParseBody(err)
+	}
+	return data, nil
+}
+
+// record writes the events, detached from the client: Capgo awaits these
+// writes before answering and so do we, and a write failure does not
+// change the answer (Capgo ignores them too).
+func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) {
+	if len(events) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := h.d.Recorder.Record(ctx, events...); err != nil {
+		log.ErrorContext(ctx, "updates.record_failed", "err", err, "events", len(events))
+	}
+}
+
+// bundleURL is the zip URL: external_url as is; otherwise the r2_path
+// signed by the configured signer; otherwise (no signer, or signing
+// failed) Capgo's fallback through /files/read/attachments.
+func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, deviceID string, log *slog.Logger) string {
+	b := o.bundle
+	if b.ExternalURL != nil {
+		return *b.ExternalURL
+	}
+	if !nonEmpty(b.R2Path) {
+		return ""
+	}
+	if h.d.Signer != nil {
+		u, err := h.d.Signer.Sign(ctx, *b.R2Path)
+		if err == nil {
+			return u
+		}
+		log.ErrorContext(ctx, "updates.sign_failed", "err", err, "key", *b.R2Path)
+	}
+	checksum := ""
+	if b.Checksum != nil {
+		checksum = *b.Checksum
+	}
+	return h.filesURL(r, *b.R2Path) + "?key=" + checksum + "&device_id=" + deviceID
+}
+
+// manifestFiles links every manifest row with an s3_path through our
+// /files/read/attachments route, as Capgo does; none for external bundles.
+func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []manifestFile {
+	if o.bundle.ExternalURL != nil || len(o.manifest) == 0 {
+		return nil
+	}
+	key := strconv.FormatInt(o.bundle.ID, 10)
+	files := make([]manifestFile, 0, len(o.manifest))
+	for _, m := range o.manifest {
+		if m.S3Path == "" {
+			continue
+		}
+		files = append(files, manifestFile{
+			FileName:    plugin.NormalizeManifestFileName(m.FileName, m.S3Path),
+			FileHash:    m.FileHash,
+			DownloadURL: h.filesURL(r, m.S3Path) + "?key=" + key + "&device_id=" + deviceID,
+		})
+	}
+	return files
+}
+
+// filesURL is <public base>/functions/v1/files/read/attachments/<path>; the
+// path is interpolated raw, as Capgo does.
+func (h *Handler) filesURL(r *http.Request, path string) string {
+	return PublicBase(h.d.PublicURL, r) + "/functions/v1/files/read/attachments/" + path
+}
+
+// PublicBase is the externally visible scheme://host of a request: the
+// configured base when set, else X-Forwarded-Proto/X-Forwarded-Host (first
+// values), else the request's own scheme and Host.
+func PublicBase(configured string, r *http.Request) string {
+	if configured != "" {
+		return configured
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+		scheme = p
+	}
+	host := r.Host
+	if fh := firstValue(r.Header.Get("X-Forwarded-Host")); fh != "" {
+		host = fh
+	}
+	return scheme + "://" + host
+}
+
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}

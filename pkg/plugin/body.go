@@ -1,0 +1,123 @@
+package plugin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"strings"
+	"unicode/utf16"
+)
+
+// Body is a decoded request body before validation: a JSON value as
+// JSON.parse would give it (objects are map[string]any, numbers
+// json.Number), or a query string converted to an object.
+type Body = any
+
+// ParseJSONBody is Capgo's parseBody: the body must be JSON (else 400
+// invalid_json_parse_body), and a string device_id is lowercased.
+//
+// Capgo crashes (500) on a truthy non-string device_id and on a JSON null
+// body; we leave those values alone so validation answers a clear 400.
+func ParseJSONBody(data []byte) (Body, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, ErrInvalidJSONParseBody(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, ErrInvalidJSONParseBody(errors.New("trailing data after JSON value"))
+	}
+	return LowerDeviceID(v), nil
+}
+
+// LowerDeviceID lowercases a string device_id of an object body in place.
+func LowerDeviceID(v any) any {
+	if m, ok := v.(map[string]any); ok {
+		if s, ok := m["device_id"].(string); ok {
+			m["device_id"] = strings.ToLower(s)
+		}
+	}
+	return v
+}
+
+// queryFields are the keys Capgo's convertQueryToBody copies.
+var queryFields = []string{"version_name", "version_build", "platform", "app_id", "device_id", "plugin_version",
+	"defaultChannel", "channel", "custom_id", "install_source", "version_os", "key_id"}
+
+// QueryToBody is Capgo's convertQueryToBody for GET and DELETE
+// /channel_self: an empty query is {}; otherwise the known fields are
+// copied (device_id lowercased) and is_emulator/is_prod become booleans.
+func QueryToBody(q url.Values) Body {
+	if len(q) == 0 {
+		return map[string]any{}
+	}
+	m := map[string]any{}
+	for _, k := range queryFields {
+		if vs, ok := q[k]; ok {
+			m[k] = vs[0]
+		}
+	}
+	if s, ok := m["device_id"].(string); ok {
+		m["device_id"] = strings.ToLower(s)
+	}
+	isEmulator, isProd := "false", "true"
+	if vs, ok := q["is_emulator"]; ok {
+		isEmulator = vs[0]
+	}
+	if vs, ok := q["is_prod"]; ok {
+		isProd = vs[0]
+	}
+	m["is_emulator"] = isEmulator == "true"
+	m["is_prod"] = isProd == "true"
+	return m
+}
+
+// truthy is JavaScript truthiness for a decoded JSON value.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case json.Number:
+		f, err := x.Float64()
+		return err != nil || f != 0
+	}
+	return true
+}
+
+// field reads a property as JavaScript would: only objects have properties.
+func field(body any, key string) any {
+	if m, ok := body.(map[string]any); ok {
+		return m[key]
+	}
+	return nil
+}
+
+// keyCount is Object.keys(body).length.
+func keyCount(body any) int {
+	switch x := body.(type) {
+	case map[string]any:
+		return len(x)
+	case []any:
+		return len(x)
+	case string:
+		return jsLen(x)
+	}
+	return 0
+}
+
+// jsLen is a string's JavaScript length (UTF-16 code units), which is what
+// Capgo's "at most N character(s)" checks count.
+func jsLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += len(utf16.Encode([]rune{r}))
+	}
+	return n
+}

@@ -1,0 +1,9 @@
+// Package plugin is the vocabulary of the Capgo live-update protocol as the
+// backend sees it: request parsing and validation exactly as Capgo's
+// plugin_parser.ts and plugin_validation.ts do it, SemVer 2 parsing and
+// comparison as @std/semver does it, the plugin-version gates, the error
+// envelopes with their codes, and the events a request records.
+//
+// It does no I/O and imports none of the project's other packages; the
+// functions/* handlers, the stores and the recorder all speak its types.
+package plugin

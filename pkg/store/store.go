@@ -1,0 +1,120 @@
+// Package store defines what the device endpoints read and write, as small
+// interfaces shaped by each function's needs, with our own row types and
+// sentinel errors. pgstore implements them on PostgreSQL (Capgo's schema);
+// an embedded backend can implement them later behind the same contracts.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+)
+
+// ErrNotFound is returned when the row a call is about does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// App is the apps row with its org's plan state, as /updates reads it.
+type App struct {
+	AppID    string
+	OwnerOrg string
+	// PlanValid mirrors Capgo's plan expression for the mau and bandwidth
+	// actions: usage credits, a trial, a succeeded subscription within
+	// limits, or no Stripe customer at all.
+	PlanValid                 bool
+	ExposeMetadata            bool
+	AllowDeviceCustomID       bool
+	ChannelDeviceCount        int64
+	ManifestBundleCount       int64
+	RolloutChannelCount       int64
+	RolloutPausedVersionNames []string
+}
+
+// ManifestEntry is one manifest row of a bundle.
+type ManifestEntry struct {
+	FileName, FileHash, S3Path string
+}
+
+// Bundle is the app_versions projection /updates needs. Name is "builtin"
+// when the channel has no bundle (channels.version IS NULL).
+type Bundle struct {
+	ID               int64
+	Name             string
+	Checksum         *string
+	SessionKey       *string
+	KeyID            *string
+	StorageProvider  string
+	ExternalURL      *string
+	MinUpdateVersion *string
+	ManifestCount    int64
+	R2Path           *string
+	Link             *string
+	Comment          *string
+	// Manifest holds the bundle's manifest rows when the app has any
+	// manifest bundles (apps.manifest_bundle_count > 0), else nil.
+	Manifest []ManifestEntry
+}
+
+// Channel is a channel row with its live bundle and rollout bundle.
+type Channel struct {
+	ID                           int64
+	Name                         string
+	AllowDev                     bool
+	AllowProd                    bool
+	AllowEmulator                bool
+	AllowDevice                  bool
+	DisableAutoUpdateUnderNative bool
+	DisableAutoUpdate            string // major, minor, patch, version_number, none
+	IOS, Android, Electron       bool
+	AllowDeviceSelfSet           bool
+	Public                       bool
+	Version                      Bundle
+	// RolloutVersion is the live (not deleted) rollout bundle of the same
+	// app, nil when the channel has none.
+	RolloutVersion       *Bundle
+	RolloutPercentageBps int
+	RolloutEnabled       bool
+	RolloutID            string
+	RolloutPausedAt      *time.Time
+}
+
+// UpdateQuery names what one update check needs.
+type UpdateQuery struct {
+	AppID, DeviceID, Platform string
+	// DefaultChannel is the requested channel; "" means none.
+	DefaultChannel string
+}
+
+// UpdateSnapshot is everything an update check decides on, loaded in one
+// round trip.
+type UpdateSnapshot struct {
+	App App
+	// Override is the device's channel_devices override, nil when none. It
+	// is read whatever apps.channel_device_count says, so an override takes
+	// effect at once.
+	Override *Channel
+	// Channel is the defaultChannel (when given) or the platform's public
+	// channel, nil when none qualifies.
+	Channel *Channel
+}
+
+// UpdateReader loads update-check snapshots.
+type UpdateReader interface {
+	// UpdateSnapshot returns ErrNotFound when the app does not exist; any
+	// other error means the database could not answer.
+	UpdateSnapshot(ctx context.Context, q UpdateQuery) (UpdateSnapshot, error)
+}
+
+// Recorder writes the events requests produce.
+type Recorder interface {
+	// Record writes events. A row that the database refuses is logged and
+	// skipped; the error reports a failure to write at all.
+	Record(ctx context.Context, events ...plugin.Event) error
+}
+
+// DiscardRecorder records nothing (for tools and tests that do not care).
+type DiscardRecorder struct{}
+
+// Record implements Recorder.
+func (DiscardRecorder) Record(context.Context, ...plugin.Event) error { return nil }
