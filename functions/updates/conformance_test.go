@@ -296,7 +296,7 @@ func TestResponseShape(t *testing.T) {
 	manifestURL := `http://capgo.test/functions/v1/files/read/attachments/orgs/{{org}}/apps/com.demo.app/delta/abc_index.html?key=`
 	runCases(t, caseList{
 		{
-			name: "null checksum is omitted, session key passed through",
+			name:  "null checksum is omitted, session key passed through",
 			setup: []string{`UPDATE app_versions SET checksum = NULL, session_key = 'aXY=:a2V5' WHERE name = '1.0.0'`},
 			body:  map[string]any{"version_name": "1.1.0"}, status: 200,
 			want: `{"version":"1.0.0","url":"` + zipURL("1.0.0", "", "{{dev}}") + `","session_key":"aXY=:a2V5"}`,

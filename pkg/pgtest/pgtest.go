@@ -135,19 +135,18 @@ func setup() {
 	defer cancel()
 	c, err := pgcluster.Start(ctx, pgcluster.Options{})
 	if err != nil {
-		setupErr = fmt.Errorf("pgtest: %w", err)
+		setupErr = err
 		return
 	}
 	cluster = c
 	scripts, err := pgcluster.SupabaseScripts(supabase.Files)
 	if err != nil {
-		setupErr = fmt.Errorf("pgtest: %w", err)
+		setupErr = err
 		return
 	}
-	scripts = append([]pgcluster.Script{pgcluster.Bootstrap()}, scripts...)
-	if err := c.Prepare(ctx, template, scripts...); err != nil {
-		setupErr = fmt.Errorf("pgtest: preparing the template from the supabase directory: %w", err)
-	}
+	// The error names the failing script and line, e.g.
+	// "pgcluster: prepare pgtest_template: supabase/migrations/…sql:12:3: …".
+	setupErr = c.Prepare(ctx, template, append([]pgcluster.Script{pgcluster.Bootstrap()}, scripts...)...)
 }
 
 // inCI reports whether CI is set the way CI systems set it ("true"; GitLab
