@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -60,7 +61,8 @@ type Options struct {
 	DataDir string
 	// Port is the TCP port on 127.0.0.1. Zero picks a free one.
 	Port int
-	// Log receives the server's log. Nil means DataDir/server.log (appended).
+	// Log receives the server's log (from a goroutine; write errors are
+	// ignored). Nil means DataDir/server.log, appended to.
 	Log io.Writer
 }
 
@@ -107,6 +109,10 @@ const (
 //
 // The returned error wraps [ErrNoPostgres] when no binaries are found. When
 // the server fails to come up, the error includes the end of its log.
+//
+// On Linux the server is killed by the kernel if this process dies without
+// calling Stop. Start also removes the temporary directories that such
+// clusters left in os.TempDir.
 func Start(ctx context.Context, opt Options) (c *Cluster, err error) {
 	binDir, err := findBinDir()
 	if err != nil {
@@ -165,7 +171,7 @@ func Start(ctx context.Context, opt Options) (c *Cluster, err error) {
 				return c, err
 			}
 		}
-		err = c.launch(ctx, io.MultiWriter(logTo, c.tail))
+		err = c.launch(ctx, io.MultiWriter(c.tail, ignoreErrors{logTo}))
 		// Retry only a server that exited because its port was taken.
 		if err == nil || c.cmd != nil || opt.Port != 0 || attempt == portAttempts || !c.tail.contains("could not bind") {
 			break
@@ -185,7 +191,7 @@ func Start(ctx context.Context, opt Options) (c *Cluster, err error) {
 // DSN returns a connection string for database db on this cluster, as the
 // superuser "postgres" over TCP (trust authentication, no TLS).
 func (c *Cluster) DSN(db string) string {
-	return fmt.Sprintf("postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+	return fmt.Sprintf("postgresql://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, url.PathEscape(db))
 }
 
 // DataDir returns the absolute path of the cluster's data directory.
@@ -391,6 +397,15 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ignoreErrors keeps a failing Options.Log from stopping the copy of the
+// server's output: the pipe would fill up and block the server.
+type ignoreErrors struct{ w io.Writer }
+
+func (w ignoreErrors) Write(p []byte) (int, error) {
+	_, _ = w.w.Write(p)
+	return len(p), nil
 }
 
 // tailBuffer keeps the last max bytes written to it.
