@@ -240,7 +240,12 @@ func (c *Cluster) initDataDir(ctx context.Context) error {
 	}
 	// initdb creates the directory itself, but only if it may write to the
 	// parent; creating it here (empty, 0700 as postgres demands) and handing
-	// it over works for any parent we can write to.
+	// it over works for any parent we can write to. Missing parents are
+	// made searchable (0755): when we run as root the server runs as the
+	// postgres user, which must be able to reach the data directory.
+	if err := os.MkdirAll(filepath.Dir(c.dataDir), 0o755); err != nil {
+		return fmt.Errorf("pgcluster: data dir parent: %w", err)
+	}
 	if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
 		return fmt.Errorf("pgcluster: data dir: %w", err)
 	}

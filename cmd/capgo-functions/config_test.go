@@ -1,0 +1,65 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load("test", nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:54321" || c.DatabaseURL != "postgresql://postgres:postgres@127.0.0.1:54322/postgres" ||
+		c.S3Bucket != "capgo" || c.S3Region != "us-east-1" || c.BundleURLExpiry != 604800*time.Second {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestLoadEnvAndFlags(t *testing.T) {
+	t.Parallel()
+	env := envOf(map[string]string{
+		"CAPGO_ADDR": "0.0.0.0:8080", "DATABASE_URL": "postgres://u:secret@db:5432/x",
+		"S3_ENDPOINT": "localhost:54321/storage/v1/s3", "S3_ACCESS_KEY_ID": "id", "S3_SECRET_ACCESS_KEY": "key",
+		"S3_REGION": "local", "S3_SSL": "true", "CAPGO_BUNDLE_URL_EXPIRY": "3600",
+		"WEBAPP_URL": "https://console.example.com", "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+	})
+	c, err := Load("test", []string{"--addr", "127.0.0.1:9000"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" {
+		t.Errorf("flag must override env: addr %q", c.Addr)
+	}
+	if c.S3Region != "local" || !c.S3SSL || c.BundleURLExpiry != time.Hour || len(c.CORSOrigins) != 3 {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if s := c.String(); strings.Contains(s, "secret") || strings.Contains(s, "key") && strings.Contains(s, "S3_SECRET") {
+		t.Errorf("String leaks a secret: %s", s)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	env := envOf(map[string]string{
+		"CAPGO_ADDR": "nope", "DATABASE_URL": "mysql://x", "S3_ENDPOINT": "s3.example.com",
+		"CAPGO_BUNDLE_URL_EXPIRY": "30d", "S3_SSL": "maybe",
+	})
+	_, err := Load("test", []string{"--log-format", "xml"}, env, io.Discard)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{`addr "nope"`, "database URL", "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required",
+		"CAPGO_BUNDLE_URL_EXPIRY", "S3_SSL", `log format "xml"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package updates
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/s3test"
+	"github.com/capgo-functions/capgo-functions/pkg/server"
+	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
+)
+
+// TestPresignedBundleDownloads: the offered URL is an S3 presigned GET that
+// a real S3-compatible server serves.
+func TestPresignedBundleDownloads(t *testing.T) {
+	t.Parallel()
+	s3 := s3test.Start(t)
+	s3.CreateBucket(t, "capgo")
+	zip := bytes.Repeat([]byte("PK\x03\x04 bundle 1.0.0 "), 4096)
+	key := "orgs/" + demoOrg + "/apps/" + demoApp + "/1.0.0.zip"
+	s3.PutObject(t, "capgo", key, zip)
+	signer, err := bundleurl.NewS3(bundleurl.S3Options{
+		Endpoint: s3.Endpoint, Region: s3.Region, Bucket: "capgo",
+		AccessKeyID: s3.AccessKeyID, SecretAccessKey: s3.SecretAccessKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, signer)
+	dev := newDeviceID()
+	res := e.post(with(baseBody(dev), map[string]any{"version_name": "1.1.0"}))
+	body := res.obj(t)
+	url, _ := body["url"].(string)
+	if res.status != 200 || body["version"] != "1.0.0" || body["checksum"] != "3885ee49" {
+		t.Fatalf("update answer: %d %s", res.status, res.raw)
+	}
+	get, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(get.Body)
+	get.Body.Close()
+	if get.StatusCode != 200 || !bytes.Equal(got, zip) {
+		t.Fatalf("download of %s: status %d, %d bytes (want 200, %d bytes)", url, get.StatusCode, len(got), len(zip))
+	}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Range", "bytes=10-19")
+	part, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slice, _ := io.ReadAll(part.Body)
+	part.Body.Close()
+	if part.StatusCode != http.StatusPartialContent || !bytes.Equal(slice, zip[10:20]) {
+		t.Errorf("range download: status %d, %q", part.StatusCode, slice)
+	}
+}
+
+// TestDatabaseUnavailable: with the database down the check answers 503,
+// not on_premise_app.
+func TestDatabaseUnavailable(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on.
+	ln := httptest.NewServer(http.NotFoundHandler())
+	addr := ln.Listener.Addr().String()
+	ln.Close()
+	pool, err := pgxpool.New(context.Background(), "postgresql://postgres@"+addr+"/postgres?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	st := pgstore.New(pool)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{{Name: "updates", Handler: h}}, Log: log}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv}
+	e.post(baseBody(newDeviceID())).want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
+}
