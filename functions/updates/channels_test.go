@@ -57,17 +57,17 @@ func TestChannelResolution(t *testing.T) {
 			want: `{"error":"no_channel","message":"no default channel or override","kind":"failed"}`,
 		},
 		{
-			name: "soft-deleted bundle on the defaultChannel: no fallback to the public channel",
+			name:  "soft-deleted bundle on the defaultChannel: no fallback to the public channel",
 			setup: []string{`UPDATE app_versions SET deleted = true WHERE name = '1.361.0'`}, body: map[string]any{"defaultChannel": "beta"}, status: 200,
 			want: `{"error":"no_channel","message":"no default channel or override","kind":"failed"}`,
 		},
 		{
-			name: "override to a channel with a soft-deleted bundle falls through to the public channel",
+			name:  "override to a channel with a soft-deleted bundle falls through to the public channel",
 			setup: []string{overrideTo + `'beta'`, `UPDATE app_versions SET deleted = true WHERE name = '1.361.0'`}, body: map[string]any{"version_name": "1.1.0"}, status: 200,
 			want: offer("1.0.0", "3885ee49"),
 		},
 		{
-			name: "bundle whose upload is not finished is still served (r2-direct)",
+			name:  "bundle whose upload is not finished is still served (r2-direct)",
 			setup: []string{`UPDATE channels SET version = (SELECT id FROM app_versions WHERE name = '1.0.1') WHERE name = 'production'`}, status: 200,
 			want: offer("1.0.1", ""),
 		},
@@ -82,7 +82,7 @@ func TestDeviceRow(t *testing.T) {
 	ctx := context.Background()
 	type row struct {
 		versionName, defaultChannel, customID, installSource, keyID string
-		updatedAt                                                  time.Time
+		updatedAt                                                   time.Time
 	}
 	read := func() row {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 )
 
 // rows are the writes one update check is expected to make for its device.
@@ -20,33 +21,31 @@ type rows struct {
 
 func (e *env) checkRows(t *testing.T, dev string, want rows) {
 	t.Helper()
-	ctx := context.Background()
-	var got rows
-	r, err := e.pool.Query(ctx, `SELECT action::text || ':' || version_name FROM stats WHERE device_id = $1 ORDER BY id`, dev)
-	if err != nil {
-		t.Fatal(err)
+	got := rows{
+		stats:        e.strings(`SELECT action::text || ':' || version_name FROM stats WHERE device_id = $1 ORDER BY id`, dev),
+		mau:          e.count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, dev),
+		versionUsage: e.strings(`SELECT action::text || ':' || version_name FROM version_usage WHERE app_id = $1 ORDER BY "timestamp"`, demoApp),
 	}
-	for r.Next() {
-		var s string
-		_ = r.Scan(&s)
-		got.stats = append(got.stats, s)
+	if v := e.strings(`SELECT version_name FROM devices WHERE device_id = $1`, dev); len(v) > 0 {
+		got.deviceVersion = v[0]
 	}
-	r.Close()
-	_ = e.pool.QueryRow(ctx, `SELECT coalesce(max(version_name), '') FROM devices WHERE device_id = $1`, dev).Scan(&got.deviceVersion)
-	got.mau = e.count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, dev)
-	r, err = e.pool.Query(ctx, `SELECT action::text || ':' || version_name FROM version_usage WHERE app_id = $1 ORDER BY "timestamp"`, demoApp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for r.Next() {
-		var s string
-		_ = r.Scan(&s)
-		got.versionUsage = append(got.versionUsage, s)
-	}
-	r.Close()
 	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpEmpty); d != "" {
 		t.Errorf("rows written (-want +got):\n%s", d)
 	}
+}
+
+// strings runs a query returning one text column.
+func (e *env) strings(sql string, args ...any) []string {
+	e.t.Helper()
+	r, err := e.pool.Query(context.Background(), sql, args...)
+	if err != nil {
+		e.t.Fatalf("query %q: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatalf("query %q: %v", sql, err)
+	}
+	return out
 }
 
 var cmpEmpty = cmp.Transformer("nilSlice", func(s []string) []string {
