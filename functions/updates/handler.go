@@ -169,7 +169,7 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.
 // failed) Capgo's fallback through /files/read/attachments.
 func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, deviceID string, log *slog.Logger) string {
 	b := o.bundle
-	if b.ExternalURL != nil {
+	if nonEmpty(b.ExternalURL) {
 		return *b.ExternalURL
 	}
 	if !nonEmpty(b.R2Path) {
@@ -192,7 +192,7 @@ func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, devi
 // manifestFiles links every manifest row with an s3_path through our
 // /files/read/attachments route, as Capgo does; none for external bundles.
 func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []manifestFile {
-	if o.bundle.ExternalURL != nil || len(o.manifest) == 0 {
+	if nonEmpty(o.bundle.ExternalURL) || len(o.manifest) == 0 {
 		return nil
 	}
 	key := strconv.FormatInt(o.bundle.ID, 10)
