@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // Config is every setting of `capgo-functions serve`. Each is a flag whose
@@ -30,10 +32,11 @@ type Config struct {
 	S3SSL             bool          // --s3-ssl, S3_SSL
 	BundleURLExpiry   time.Duration // --bundle-url-expiry, CAPGO_BUNDLE_URL_EXPIRY
 
-	CORSOrigins     []string      // WEBAPP_URL and CORS_ALLOWED_ORIGINS
-	ShutdownTimeout time.Duration // --shutdown-timeout, CAPGO_SHUTDOWN_TIMEOUT
-	LogLevel        slog.Level    // --log-level, CAPGO_LOG_LEVEL
-	LogFormat       string        // --log-format, CAPGO_LOG_FORMAT (text|json)
+	CORSOrigins     []string           // WEBAPP_URL and CORS_ALLOWED_ORIGINS
+	LimitedApps     plugin.LimitedApps // LIMITED_APPS (Capgo's JSON list)
+	ShutdownTimeout time.Duration      // --shutdown-timeout, CAPGO_SHUTDOWN_TIMEOUT
+	LogLevel        slog.Level         // --log-level, CAPGO_LOG_LEVEL
+	LogFormat       string             // --log-format, CAPGO_LOG_FORMAT (text|json)
 }
 
 // Default is the configuration with no flag and no environment.
@@ -131,6 +134,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
+	}
+	if l, err := plugin.ParseLimitedApps(getenv("LIMITED_APPS")); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.LimitedApps = l
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", *level))

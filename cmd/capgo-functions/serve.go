@@ -52,7 +52,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 	cancel()
 
 	st := pgstore.New(pool)
-	deps := updates.Deps{Store: st, Recorder: st.Recorder(), PublicURL: cfg.PublicURL, Log: log.With("function", "updates")}
+	deps := updates.Deps{Store: st, Recorder: st.Recorder(), PublicURL: cfg.PublicURL, Limited: cfg.LimitedApps, Log: log.With("function", "updates")}
 	if cfg.S3Endpoint != "" {
 		s3, err := bundleurl.NewS3(bundleurl.S3Options{
 			Endpoint: cfg.S3Endpoint, UseSSL: cfg.S3SSL, Region: cfg.S3Region, Bucket: cfg.S3Bucket,

@@ -44,7 +44,9 @@ type Deps struct {
 	// for links to our own routes; "" derives it from each request
 	// (X-Forwarded-Proto/Host, then Host).
 	PublicURL string
-	Log       *slog.Logger
+	// Limited is Capgo's LIMITED_APPS switch; nil limits nothing.
+	Limited plugin.LimitedApps
+	Log     *slog.Logger
 }
 
 // Handler answers the update function's root path.
@@ -93,6 +95,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	raw, err := plugin.ParseJSONBody(data)
 	if err != nil {
 		return err
+	}
+	if id, _ := plugin.BodyAppID(raw).(string); h.d.Limited.Limited(id) {
+		return plugin.ErrLimitedApp(id)
 	}
 	req, err := plugin.ParseUpdateRequest(raw)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
@@ -86,4 +88,28 @@ func TestDatabaseUnavailable(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv}
 	e.post(baseBody(newDeviceID())).want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
+}
+
+// TestLimitedApps: Capgo's LIMITED_APPS answers 429 before validation.
+func TestLimitedApps(t *testing.T) {
+	t.Parallel()
+	limited, err := plugin.ParseLimitedApps(`[{"id":"com.demo.app","ignore":1},{"id":"com.other.app","ignore":0}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.NewPool(t)
+	st := pgstore.New(pool)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Limited: limited, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{{Name: "updates", Handler: h}}, Log: log}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, pool: pool}
+	e.post(map[string]any{"app_id": "com.demo.app"}).want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
+	e.post(with(baseBody(newDeviceID()), map[string]any{"app_id": "com.other.app"})).want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
+	if _, err := plugin.ParseLimitedApps(`{"id":1}`); err == nil {
+		t.Error("a malformed LIMITED_APPS must be refused")
+	}
 }
