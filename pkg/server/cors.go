@@ -70,16 +70,20 @@ func (p *corsPolicy) allowed(origin string) string {
 }
 
 // handle sets the CORS headers and answers a preflight (true) the way
-// Hono's cors middleware does: 204 for every OPTIONS request.
+// Hono's cors middleware (hono 4.12.23, the version Capgo pins) does: 204
+// for every OPTIONS request, whatever its Origin or requested method.
 func (p *corsPolicy) handle(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	if o := p.allowed(r.Header.Get("Origin")); o != "" {
 		h.Set("Access-Control-Allow-Origin", o)
 	}
-	h.Add("Vary", "Origin")
 	if r.Method != http.MethodOptions {
+		h.Add("Vary", "Origin")
 		return false
 	}
+	// Hono sets Vary: Origin, then appends the request-headers entry
+	// because allowHeaders is a fixed list.
+	h.Set("Vary", "Origin, Access-Control-Request-Headers")
 	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
 	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 	h.Del("Content-Type")

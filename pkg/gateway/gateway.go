@@ -1,0 +1,230 @@
+// Package gateway is the reverse proxy that lets this server stand in
+// front of a Supabase stack: every request the server does not answer
+// itself (/rest/v1, /auth/v1, /storage/v1, /realtime/v1, other
+// functions, the CLI's readiness probes) is passed to the Supabase gateway
+// (Kong, moved off :54321) as it came.
+//
+// What the proxy guarantees (supabase-stack.md §1.4):
+//   - the inbound Host header is kept, so Kong, GoTrue and Storage build
+//     the same self URLs as when devices called Kong directly;
+//   - X-Forwarded-For/-Host/-Proto/-Port describe the original request;
+//   - request and response bodies stream in both directions without
+//     buffering (multi-GB uploads and downloads, SSE, chunked function
+//     answers flush as they arrive);
+//   - websocket upgrades (/realtime/v1/websocket) are passed through;
+//   - when the gateway cannot be reached the client gets a JSON 502
+//     {"error":"bad_gateway",…}, logged once at Warn with the upstream.
+//
+// What it leaves to others: deciding which paths are ours (pkg/server
+// hands the proxy everything else as its Fallback) and CORS, which Kong's
+// own cors plugin keeps doing for the proxied routes.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultDialTimeout bounds connecting to the gateway; on loopback a
+	// connect either succeeds at once or is refused.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for the gateway's answer
+	// headers once the request (its whole body, however large) has been
+	// sent. Kong gives edge functions 150 s (read_timeout 150000), so it
+	// answers 504 itself before this fires.
+	DefaultResponseHeaderTimeout = 3 * time.Minute
+	// DefaultMaxIdleConns is the idle keep-alive connections kept to the
+	// gateway. There is one upstream host, so this is also the per-host
+	// bound: enough for bursts of device and dashboard traffic without
+	// reconnecting.
+	DefaultMaxIdleConns = 256
+)
+
+// bufferSize is the copy buffer for bodies: large enough for throughput,
+// pooled so a thousand concurrent transfers cost a thousand buffers, not
+// a thousand allocations per second.
+const bufferSize = 64 << 10
+
+// Options configure [New].
+type Options struct {
+	// Upstream is the Supabase gateway, e.g. http://127.0.0.1:54331 (Kong
+	// moved there by [api] port in supabase/config.toml). A path is kept as
+	// a prefix.
+	Upstream string
+	// Transport carries requests to the upstream; nil means a transport
+	// built from the timeouts below.
+	Transport http.RoundTripper
+	// DialTimeout, ResponseHeaderTimeout and MaxIdleConns tune the default
+	// transport; zero means the Default* constants.
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+	MaxIdleConns          int
+	// Log receives one Warn line per request the gateway could not
+	// answer; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Proxy is an http.Handler forwarding every request to the upstream. It
+// is safe for concurrent use.
+type Proxy struct {
+	upstream *url.URL
+	rp       *httputil.ReverseProxy
+	log      *slog.Logger
+}
+
+// New validates o and returns the proxy.
+func New(o Options) (*Proxy, error) {
+	u, err := ParseUpstream(o.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Transport == nil {
+		o.Transport = NewTransport(o.DialTimeout, o.ResponseHeaderTimeout, o.MaxIdleConns)
+	}
+	p := &Proxy{upstream: u, log: o.Log}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:   p.rewrite,
+		Transport: o.Transport,
+		// -1 flushes after every write: SSE, chunked function answers and
+		// download progress reach the client as the upstream sends them.
+		FlushInterval: -1,
+		BufferPool:    newBufferPool(),
+		ErrorHandler:  p.fail,
+		// Failures while copying a body (the upstream dropped mid-stream)
+		// are reported by ReverseProxy through this logger.
+		ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+// ParseUpstream checks an upstream URL: absolute http(s), a host, no
+// credentials, query or fragment.
+func ParseUpstream(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("gateway: upstream %q: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("gateway: upstream %q: want an http(s) URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("gateway: upstream %q: missing host", s)
+	case u.User != nil:
+		return nil, fmt.Errorf("gateway: upstream %q: must not contain credentials", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("gateway: upstream %q: must not have a query or fragment", s)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// NewTransport is the transport New uses by default: bounded connect and
+// TLS handshake, a generous wait for answer headers, and no overall
+// timeout, so a transfer of any size or duration is never cut. Zero
+// arguments mean the Default* constants.
+func NewTransport(dial, responseHeader time.Duration, maxIdle int) *http.Transport {
+	if dial <= 0 {
+		dial = DefaultDialTimeout
+	}
+	if responseHeader <= 0 {
+		responseHeader = DefaultResponseHeaderTimeout
+	}
+	if maxIdle <= 0 {
+		maxIdle = DefaultMaxIdleConns
+	}
+	return &http.Transport{
+		// No Proxy: the gateway is local, and HTTP_PROXY must not capture it.
+		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: responseHeader,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   maxIdle,
+		// A proxy passes bodies as they are: asking for gzip and
+		// decompressing would change Content-Length and Content-Encoding.
+		DisableCompression: true,
+		WriteBufferSize:    bufferSize,
+		ReadBufferSize:     bufferSize,
+	}
+}
+
+// Upstream returns the upstream URL.
+func (p *Proxy) Upstream() *url.URL { u := *p.upstream; return &u }
+
+// ServeHTTP forwards r to the upstream.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.rp.ServeHTTP(w, r)
+}
+
+// rewrite points the outbound request at the upstream. Rewrite (unlike
+// Director) starts from a request whose hop-by-hop and X-Forwarded-*
+// headers are already removed, so a client cannot forge them; Upgrade is
+// restored by ReverseProxy for websockets.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.upstream)
+	// SetURL sets Out.Host to the upstream's; Kong, GoTrue and Storage must
+	// see the host the client called.
+	pr.Out.Host = pr.In.Host
+	pr.SetXForwarded()
+	pr.Out.Header.Set("X-Forwarded-Port", forwardedPort(pr.In))
+}
+
+// forwardedPort is the port the client called: from Host, else the
+// scheme's default.
+func forwardedPort(r *http.Request) string {
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "" {
+		return port
+	}
+	if r.TLS != nil {
+		return "443"
+	}
+	return "80"
+}
+
+// fail answers a request the upstream could not: 502 JSON, one Warn line.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client left; there is nobody to answer and nothing wrong
+		// upstream.
+		p.log.DebugContext(r.Context(), "gateway.client_gone", "method", r.Method, "path", r.URL.Path)
+		return
+	}
+	p.log.WarnContext(r.Context(), "gateway.upstream_error", "upstream", p.upstream.String(),
+		"method", r.Method, "path", r.URL.Path, "err", err)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusBadGateway)
+	_, _ = w.Write([]byte(`{"error":"bad_gateway","message":"Supabase gateway unavailable, retry later"}`))
+}
+
+// bufferPool is an httputil.BufferPool backed by sync.Pool.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte { return *(b.p.Get().(*[]byte)) }
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == bufferSize {
+		buf = buf[:bufferSize]
+		b.p.Put(&buf)
+	}
+}
