@@ -11,24 +11,6 @@ import (
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
 
-// sqlApp is Capgo's getAppOwnerPostgres with the plan expression for the
-// mau and bandwidth actions (pg.ts buildPlanValidationExpression): usage
-// credits, or a Stripe row in trial or succeeded within those limits, or
-// no Stripe customer at all.
-const sqlApp = `
-SELECT a.app_id, a.owner_org, a.expose_metadata, a.allow_device_custom_id,
-       a.channel_device_count, a.manifest_bundle_count, a.rollout_channel_count,
-       COALESCE(a.rollout_paused_version_names, '{}')::text[],
-       (EXISTS (SELECT 1 FROM orgs o WHERE o.id = a.owner_org AND COALESCE(o.has_usage_credits, false))
-        OR EXISTS (SELECT 1 FROM stripe_info si
-                   WHERE si.customer_id = (SELECT o.customer_id FROM orgs o WHERE o.id = a.owner_org)
-                     AND (si.trial_at::date > CURRENT_DATE
-                          OR (si.status = 'succeeded' AND si.mau_exceeded = false AND si.bandwidth_exceeded = false)))
-        OR (SELECT o.customer_id FROM orgs o WHERE o.id = a.owner_org) IS NULL) AS plan_valid
-FROM apps a
-WHERE a.app_id = $1
-LIMIT 1`
-
 // versionCols projects a bundle as Capgo's getVersionSelect does; manifest
 // rows are aggregated only when the app has manifest bundles
 // (apps.manifest_bundle_count > 0), as Capgo's join is.
@@ -98,8 +80,7 @@ func (s *Store) UpdateSnapshot(ctx context.Context, q store.UpdateQuery) (store.
 	defer br.Close()
 
 	a := &snap.App
-	err := br.QueryRow().Scan(&a.AppID, &a.OwnerOrg, &a.ExposeMetadata, &a.AllowDeviceCustomID,
-		&a.ChannelDeviceCount, &a.ManifestBundleCount, &a.RolloutChannelCount, &a.RolloutPausedVersionNames, &a.PlanValid)
+	err := br.QueryRow().Scan(appDest(a)...)
 	if err != nil {
 		return snap, fmt.Errorf("pgstore: app %q: %w", q.AppID, notFound(err))
 	}

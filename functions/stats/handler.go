@@ -1,0 +1,278 @@
+// Package stats serves POST /functions/v1/stats, where devices report what
+// happened to their bundles (one event or a batch of events of one app),
+// answering and recording exactly as Capgo's stats function does
+// (backend-semantics.md §3, plugin-protocol.md §6).
+//
+// It leaves parsing and the protocol vocabulary to package plugin, reads
+// through a store.StatsReader and writes every row through a
+// store.Recorder.
+package stats
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/store"
+)
+
+// maxBodyBytes bounds a stats body: plugins send at most 200 queued events
+// per batch, each well under 64 KiB even with full metadata.
+const maxBodyBytes = 16 << 20
+
+// recordTimeout bounds the writes of one event, which run detached from
+// the client so a hang-up cannot drop them.
+const recordTimeout = 10 * time.Second
+
+// Deps is what the handler needs.
+type Deps struct {
+	Store    store.StatsReader
+	Recorder store.Recorder
+	// Limited is Capgo's LIMITED_APPS switch; nil limits nothing.
+	Limited plugin.LimitedApps
+	Log     *slog.Logger // nil → slog.Default()
+}
+
+// Handler answers the stats function's root path.
+type Handler struct {
+	d Deps
+}
+
+// New checks the dependencies.
+func New(d Deps) (*Handler, error) {
+	if d.Store == nil || d.Recorder == nil {
+		return nil, errors.New("stats: Store and Recorder are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	return &Handler{d: d}, nil
+}
+
+// ServeHTTP: GET (and HEAD) is a health answer, POST records events.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		plugin.WriteJSON(w, http.StatusOK, okBody)
+	case http.MethodPost:
+		if err := h.post(w, r); err != nil {
+			plugin.WriteError(w, r, h.d.Log, err)
+		}
+	default:
+		plugin.WriteError(w, r, h.d.Log, plugin.ErrNotFound())
+	}
+}
+
+var okBody = plugin.Object{{Key: "status", Value: "ok"}}
+
+// Capgo's messages for a bad app_id.
+const (
+	missingAppID = "App ID is required"
+	invalidAppID = "App ID must be a reverse domain string"
+)
+
+// post is Capgo's stats POST (backend-semantics.md §3.1).
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
+	data, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	raw, err := plugin.ParseJSONBody(data)
+	if err != nil {
+		return err
+	}
+	list, isBatch := raw.([]any)
+	if !isBatch {
+		list = []any{raw}
+	}
+	if isBatch && len(list) == 0 {
+		plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}, {Key: "results", Value: []any{}}})
+		return nil
+	}
+	for _, item := range list {
+		plugin.LowerDeviceID(item)
+	}
+
+	appID, ok := appIDOf(list[0])
+	switch {
+	case !ok:
+		return errInvalidAppID(missingAppID)
+	case !reverseDomain.MatchString(appID):
+		return errInvalidAppID(invalidAppID)
+	}
+	for _, item := range list[1:] {
+		id, ok := appIDOf(item)
+		switch {
+		case !ok:
+			return plugin.Error200("invalid_app_id", missingAppID)
+		case !reverseDomain.MatchString(id):
+			return plugin.Error200("invalid_app_id", invalidAppID)
+		case id != appID:
+			return plugin.Error200("mixed_app_ids", "All events in a batch must have the same app_id")
+		}
+	}
+	if h.d.Limited.Limited(appID) {
+		return plugin.ErrLimitedApp(appID)
+	}
+	log := h.d.Log.With("app_id", appID)
+	if !isBatch {
+		return h.single(w, r, log, list[0])
+	}
+	return h.batch(w, r, log, list)
+}
+
+// reverseDomain is Capgo's app id rule (reverseDomainRegex).
+var reverseDomain = regexp.MustCompile(`(?i)^[a-z0-9]+(\.[\w-]+)+$`)
+
+// errInvalidAppID is the 400 for the first event's app_id (Capgo's
+// simpleError, so an empty moreInfo).
+func errInvalidAppID(message string) *plugin.Error {
+	return &plugin.Error{Status: http.StatusBadRequest, Code: "invalid_app_id", Message: message,
+		Extra: plugin.Object{}, Shape: plugin.ShapeMoreInfo}
+}
+
+// appIDOf is the app_id of an event when it is a non-empty string.
+func appIDOf(item any) (string, bool) {
+	m, _ := item.(map[string]any)
+	id, ok := m["app_id"].(string)
+	return id, ok && id != ""
+}
+
+// single answers one event: {"status":"ok"}, 429 on_premise_app for an
+// unknown app or an invalid plan, or the 200 business error.
+func (h *Handler) single(w http.ResponseWriter, r *http.Request, log *slog.Logger, raw any) error {
+	ev, err := parseEvent(raw)
+	if err != nil {
+		return err
+	}
+	log = log.With("device_id", ev.DeviceID, "action", ev.Action)
+	out, err := h.process(r.Context(), log, ev)
+	if err != nil {
+		return err
+	}
+	if err := h.record(r.Context(), log, out.events); err != nil {
+		return err
+	}
+	switch out.verdict {
+	case onPremise, planUpgrade:
+		return plugin.ErrOnPremise()
+	case refused:
+		return out.answer
+	}
+	plugin.WriteJSON(w, http.StatusOK, okBody)
+	return nil
+}
+
+// batch decides on the events in order and answers one result per event;
+// an invalid plan makes the whole answer 429 on_premise_app, as in Capgo.
+// The rows of the whole batch are recorded at once at the end (no event's
+// decision reads what an earlier one writes), so a batch answered 503 has
+// recorded nothing and can be sent again as a whole.
+func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger, list []any) error {
+	ctx := r.Context()
+	results := make([]plugin.Object, 0, len(list))
+	var events []plugin.Event
+	for i, raw := range list {
+		ev, err := parseEvent(raw)
+		if err != nil {
+			code, msg := "processing_error", "Error processing event"
+			var pe *plugin.Error
+			if errors.As(err, &pe) {
+				code, msg = pe.Code, pe.Message
+			}
+			results = append(results, itemError(code, msg, i))
+			continue
+		}
+		out, err := h.process(ctx, log.With("device_id", ev.DeviceID, "action", ev.Action), ev)
+		if err != nil {
+			return err
+		}
+		events = append(events, out.events...)
+		switch out.verdict {
+		case onPremise:
+			e := plugin.ErrOnPremise()
+			results = append(results, itemError(e.Code, e.Message, i))
+		case planUpgrade:
+			if err := h.record(ctx, log, events); err != nil {
+				return err
+			}
+			return plugin.ErrOnPremise()
+		case refused:
+			results = append(results, append(itemError(out.answer.Code, out.answer.Message, i),
+				plugin.KV{Key: "moreInfo", Value: out.answer.Extra}))
+		default:
+			results = append(results, plugin.Object{{Key: "status", Value: "ok"}, {Key: "index", Value: i}})
+		}
+	}
+	if err := h.record(ctx, log, events); err != nil {
+		return err
+	}
+	plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}, {Key: "results", Value: results}})
+	return nil
+}
+
+func itemError(code, message string, index int) plugin.Object {
+	return plugin.Object{{Key: "status", Value: "error"}, {Key: "error", Value: code},
+		{Key: "message", Value: message}, {Key: "index", Value: index}}
+}
+
+// process loads what the event needs and decides; the caller records the
+// rows. Its error is the answer of the whole request: the database could
+// not answer (503, so the device sends the events again).
+func (h *Handler) process(ctx context.Context, log *slog.Logger, ev event) (outcome, error) {
+	snap, err := h.d.Store.StatsSnapshot(ctx, query(ev))
+	var found *store.StatsSnapshot
+	switch {
+	case err == nil:
+		found = &snap
+	case errors.Is(err, store.ErrNotFound):
+	default:
+		log.ErrorContext(ctx, "stats.store_unavailable", "err", err)
+		return outcome{}, plugin.ErrServiceUnavailable(err)
+	}
+	out := decide(ev, found)
+	log.DebugContext(ctx, "stats.event", "verdict", int(out.verdict), "rows", len(out.events))
+	return out, nil
+}
+
+// record writes the rows, detached from the client: Capgo awaits these
+// writes before answering and so do we. Rows the database refuses do not
+// change the answer (Capgo ignores them too); a recorder that takes
+// nothing (overloaded, shutting down) is a 503.
+func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	err := h.d.Recorder.Record(ctx, events...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrOverloaded):
+		log.WarnContext(ctx, "stats.recorder_overloaded", "err", err)
+		return plugin.ErrServiceUnavailable(err)
+	}
+	log.ErrorContext(ctx, "stats.record_failed", "err", err, "events", len(events))
+	return nil
+}
+
+// readBody reads a bounded request body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+			Message: "Request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes"}
+	}
+	if err != nil {
+		return nil, plugin.ErrInvalidJSONParseBody(err)
+	}
+	return data, nil
+}

@@ -1,0 +1,93 @@
+package stats
+
+import (
+	"strings"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+)
+
+// event is one validated /stats event.
+type event struct {
+	AppID          string
+	DeviceID       string
+	Platform       string // free-form on /stats
+	VersionName    string // after builtin substitution; may be "1.2.3:file"
+	VersionBuild   string
+	VersionOS      string
+	PluginVersion  string
+	Action         string
+	OldVersionName string
+	IsEmulator     bool
+	IsProd         bool
+	DefaultChannel *string // nil when absent
+	// CustomID is trimmed; "" when absent or blank.
+	CustomID      string
+	InstallSource string // trimmed, lowercased; "" when absent or blank
+	KeyID         string
+	Metadata      map[string]string // normalised; nil when empty
+}
+
+// statsSchema is Capgo's statsRequestSchema plus one rule of ours: an
+// event must name its action. Capgo accepts an event without one and
+// then crashes on it (500), so we answer a clear 400 (docs/compat.md).
+func statsSchema(m map[string]any) []plugin.Issue {
+	issues := plugin.StatsSchema(m)
+	if _, ok := m["action"]; !ok {
+		issues = append(issues, plugin.Issue{Message: "action is required", Path: []string{"action"}})
+	}
+	return issues
+}
+
+// parseEvent is Capgo's parsePluginBody with the stats schema.
+func parseEvent(raw plugin.Body) (event, error) {
+	m, err := plugin.ParsePluginBody(plugin.InvalidJSONBody, raw, statsSchema, true)
+	if err != nil {
+		return event{}, err
+	}
+	ev := event{
+		AppID:          str(m, "app_id"),
+		DeviceID:       str(m, "device_id"),
+		Platform:       str(m, "platform"),
+		VersionName:    str(m, "version_name"),
+		VersionBuild:   str(m, "version_build"),
+		VersionOS:      str(m, "version_os"),
+		PluginVersion:  str(m, "plugin_version"),
+		Action:         str(m, "action"),
+		OldVersionName: str(m, "old_version_name"),
+		IsEmulator:     m["is_emulator"] == true,
+		IsProd:         m["is_prod"] == true,
+		CustomID:       strings.TrimSpace(str(m, "custom_id")),
+		InstallSource:  strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
+		KeyID:          str(m, "key_id"),
+		Metadata:       normalizeMetadata(m["metadata"]),
+	}
+	if dc, ok := m["defaultChannel"].(string); ok {
+		ev.DefaultChannel = &dc
+	}
+	return ev, nil
+}
+
+// normalizeMetadata is Capgo's normalizeStatsMetadata on a validated
+// metadata object (at most 30 keys of at most 64 characters, string values
+// of at most 2048): empty keys are dropped, and no keys at all is nil.
+func normalizeMetadata(v any) map[string]string {
+	md, _ := v.(map[string]any)
+	var out map[string]string
+	for k, val := range md {
+		s, ok := val.(string)
+		if k == "" || !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(md))
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// str returns a string field or "".
+func str(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	return s
+}
