@@ -1,9 +1,17 @@
 // Package bundleurl turns the storage key of a bundle (app_versions.r2_path)
 // into a URL that a device can download with a plain GET.
 //
-// The only implementation is [S3], which mints SigV4 presigned GET URLs the
-// way Capgo's Deno backend does (utils/s3.ts getSignedUrl, 7-day expiry).
+// Two implementations:
+//   - [S3] mints SigV4 presigned GET URLs the way Capgo's Deno backend does
+//     (utils/s3.ts getSignedUrl, 7-day expiry);
+//   - [Storage] mints Supabase Storage signed URLs
+//     (/storage/v1/object/sign/<bucket>/<key>?token=<JWT>), offline with the
+//     project JWT secret or through the Storage API with the service key,
+//     cached per key. Its tokens name no host, so they work behind a proxy
+//     in front of Kong, where S3 presigned URLs do not (supabase-stack.md
+//     §1.4).
 //
+// The rest of this comment is about S3.
 // Why presigned URLs: the device fetches the bundle straight from the object
 // store, so this server never proxies bundle bytes, and a presigned URL needs
 // no network call to mint: it is a pure HMAC computation done on every
