@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
 
-.PHONY: all build dev run test test-short lint bench clean
+.PHONY: all build dev run test test-short lint bench load clean
 
 all: build
 
@@ -29,6 +29,19 @@ test-short:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## bench: Go benchmarks (the write path: queue, WriteBatch, recorder → PostgreSQL) on a throwaway PostgreSQL
+BENCH      ?= .
+BENCH_PKGS ?= ./...
+bench:
+	$(GO) test -count=1 -run '^$$' -bench '$(BENCH)' -benchmem $(BENCH_PKGS)
+
+## load: load a server already running on loopback (make dev in another terminal), e.g.
+##       make load LOAD_FLAGS="-n 50000 -c 64 -duration 30s -stats 0.2"
+LOAD_URL   ?= http://$(ADDR)
+LOAD_FLAGS ?=
+load:
+	$(GO) run ./cmd/capgo-load -url $(LOAD_URL) $(LOAD_FLAGS)
 
 clean:
 	rm -rf bin

@@ -39,6 +39,7 @@ func main() {
 func run() error {
 	dataDir := flag.String("data", ".dev/pgdata", "PostgreSQL data directory (kept between runs; delete it to start over)")
 	port := flag.Int("port", 54339, "PostgreSQL port on 127.0.0.1")
+	bundles := flag.String("bundles", ".dev/bundles", "bundle folder served by /functions/v1/files/read (demo zips are written there)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		return errors.New("usage: capgo-dev [flags] -- SERVER_COMMAND [ARGS]")
@@ -66,10 +67,17 @@ func run() error {
 	}
 	dsn := c.DSN(database)
 	fmt.Fprintf(os.Stderr, "capgo-dev: PostgreSQL ready: DATABASE_URL=%s (data in %s)\n", dsn, abs)
+	bundleDir, err := filepath.Abs(*bundles)
+	if err != nil {
+		return err
+	}
+	if err := writeBundles(startCtx, dsn, bundleDir); err != nil {
+		return fmt.Errorf("demo bundles: %w", err)
+	}
 
 	cmd := exec.Command(flag.Arg(0), flag.Args()[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "CAPGO_FILES_DIR="+bundleDir)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -131,7 +131,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		body, answer, evs = finish(req, out.offer, bundleURL, files)
 		events = append(events, evs...)
 	}
-	h.record(ctx, log, events)
+	if err := h.record(ctx, log, events); err != nil {
+		return err
+	}
 	if answer != nil {
 		log.DebugContext(ctx, "updates.answer", "code", answer.Code, "status", answer.Status)
 		return answer
@@ -155,18 +157,29 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// record writes the events, detached from the client: Capgo awaits these
-// writes before answering and so do we, and a write failure does not
-// change the answer (Capgo ignores them too).
-func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) {
+// record hands the events to the recorder, detached from the client:
+// Capgo awaits these writes before answering and so do we (the batched
+// recorder only queues them). Rows the database refuses do not change the
+// answer (Capgo ignores them too), but a recorder that takes nothing
+// (queue full, shutting down) makes the answer a 503, so that no answer
+// acknowledges a request whose rows will not be written.
+func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) error {
 	if len(events) == 0 {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := h.d.Recorder.Record(ctx, events...); err != nil {
-		log.ErrorContext(ctx, "updates.record_failed", "err", err, "events", len(events))
+	err := h.d.Recorder.Record(ctx, events...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrOverloaded):
+		// The recorder warns about overload itself, once a second.
+		log.DebugContext(ctx, "updates.record_refused", "err", err, "events", len(events))
+		return plugin.ErrServiceUnavailable(err)
 	}
+	log.ErrorContext(ctx, "updates.record_failed", "err", err, "events", len(events))
+	return nil
 }
 
 // bundleURL is the zip URL: external_url as is; otherwise the r2_path

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
@@ -108,9 +109,46 @@ type UpdateReader interface {
 
 // Recorder writes the events requests produce.
 type Recorder interface {
-	// Record writes events. A row that the database refuses is logged and
-	// skipped; the error reports a failure to write at all.
+	// Record writes events, or queues them to be written (the batched
+	// recorder of package recorder). A row that the database refuses is
+	// logged and skipped. An error wrapping ErrOverloaded (or ErrClosed,
+	// which wraps it) means nothing of this call was recorded: answer 503
+	// so the device retries, and acknowledge nothing. Any other error
+	// reports rows that could not be written; Capgo ignores those and does
+	// not change its answer.
 	Record(ctx context.Context, events ...plugin.Event) error
+}
+
+// ErrOverloaded is returned by Recorder.Record when it did not take the
+// events: its queue stayed full (the database is slower than the traffic,
+// or down) or it is shutting down. Nothing of the call was recorded; a
+// handler answers 503 service_unavailable. Check with errors.Is.
+var ErrOverloaded = errors.New("store: recorder overloaded")
+
+// ErrClosed is returned by Recorder.Record after the recorder was closed
+// (the server is shutting down). It wraps ErrOverloaded, so one
+// errors.Is(err, ErrOverloaded) check covers both.
+var ErrClosed = fmt.Errorf("store: recorder closed: %w", ErrOverloaded)
+
+// TimedEvent is an event with the time its request recorded it, so that a
+// row written later (in a batch, or after a retry) keeps the request's time
+// in created_at, timestamp and updated_at.
+type TimedEvent struct {
+	At    time.Time
+	Event plugin.Event
+}
+
+// Rejected is a row the database refused for good (a value too long for
+// its column, an unknown enum value): it was skipped and the rest of its
+// batch was written.
+type Rejected struct {
+	// Event is the row's event; for a device it is the upsert the batch's
+	// events for that device were coalesced into.
+	Event plugin.Event
+	// Events is how many recorded events the row stands for: 1, or more
+	// for a coalesced device upsert.
+	Events int
+	Err    error
 }
 
 // DiscardRecorder records nothing (for tools and tests that do not care).

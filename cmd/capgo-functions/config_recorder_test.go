@@ -1,0 +1,57 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadRecorderSettings(t *testing.T) {
+	t.Parallel()
+	type settings struct {
+		queue, batch int
+		flush, wait  time.Duration
+	}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    settings
+		wantErr string // "" for none
+	}{
+		{name: "defaults", want: settings{50000, 1000, 100 * time.Millisecond, 250 * time.Millisecond}},
+		{name: "environment", env: map[string]string{
+			"CAPGO_RECORDER_QUEUE_SIZE": "2000", "CAPGO_RECORDER_BATCH_SIZE": "200",
+			"CAPGO_RECORDER_FLUSH_INTERVAL": "50ms", "CAPGO_RECORDER_ENQUEUE_WAIT": "1s",
+		}, want: settings{2000, 200, 50 * time.Millisecond, time.Second}},
+		{name: "flag beats env", env: map[string]string{"CAPGO_RECORDER_QUEUE_SIZE": "2000"},
+			args: []string{"--recorder-queue-size", "3000", "--recorder-flush-interval", "20ms"},
+			want: settings{3000, 1000, 20 * time.Millisecond, 250 * time.Millisecond}},
+		{name: "not an integer", env: map[string]string{"CAPGO_RECORDER_QUEUE_SIZE": "lots"}, wantErr: "CAPGO_RECORDER_QUEUE_SIZE"},
+		{name: "batch larger than queue", args: []string{"--recorder-queue-size", "100", "--recorder-batch-size", "101"}, wantErr: "batch size"},
+		{name: "zero batch", env: map[string]string{"CAPGO_RECORDER_BATCH_SIZE": "0"}, wantErr: "batch size"},
+		{name: "bare number is seconds: too long a flush", env: map[string]string{"CAPGO_RECORDER_FLUSH_INTERVAL": "100"}, wantErr: "flush interval"},
+		{name: "zero enqueue wait", args: []string{"--recorder-enqueue-wait", "0s"}, wantErr: "enqueue wait"},
+		{name: "enqueue wait beyond 10s", env: map[string]string{"CAPGO_RECORDER_ENQUEUE_WAIT": "30s"}, wantErr: "enqueue wait"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load("test", tc.args, envOf(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := settings{c.RecorderQueueSize, c.RecorderBatchSize, c.RecorderFlushInterval, c.RecorderEnqueueWait}
+			if got != tc.want {
+				t.Errorf("recorder settings %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+// Package bundledir serves bundle storage from a local folder, for
+// deployments without S3 (and `make dev`): keys are paths under the
+// folder, as they would be in the bucket.
+//
+// It plugs into the files/read route the same way an S3 bucket does: a
+// Signer turns a key into a URL and a Client fetches it, here through
+// net/http's file transport, so Range, HEAD, conditional requests and 404s
+// behave as with a storage server and no code path differs.
+package bundledir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Dir is a bundle folder.
+type Dir struct {
+	root string
+}
+
+// New checks that root is a readable folder.
+func New(root string) (*Dir, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("bundledir: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("bundledir: %s is not a folder", root)
+	}
+	return &Dir{root: root}, nil
+}
+
+// Sign returns the file URL the Client fetches for key.
+func (d *Dir) Sign(_ context.Context, key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") {
+		return "", fmt.Errorf("bundledir: invalid key %q", key)
+	}
+	return (&url.URL{Scheme: "file", Path: "/" + key}).String(), nil
+}
+
+// Client fetches the URLs Sign returns. Only regular files are served:
+// a folder is a 404, never a listing.
+func (d *Dir) Client() *http.Client {
+	return &http.Client{Transport: http.NewFileTransportFS(filesOnly{os.DirFS(d.root)})}
+}
+
+// filesOnly hides folders, so a key naming one is "not found".
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err != nil || st.IsDir() {
+		file.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.Join(fs.ErrNotExist, err)}
+	}
+	return file, nil
+}

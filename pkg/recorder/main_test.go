@@ -1,0 +1,10 @@
+package recorder
+
+import (
+	"testing"
+
+	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+)
+
+// The benchmarks write to a real database.
+func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -1,0 +1,9 @@
+package pgstore
+
+import (
+	"testing"
+
+	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
