@@ -12,7 +12,7 @@ build:
 
 ## dev: private PostgreSQL with the migrations and demo seed, server on :54321
 dev: build
-	$(GO) run ./cmd/capgo-dev -- ./$(BIN) serve --addr $(ADDR)
+	$(GO) run ./cmd/capgo-dev -- ./$(BIN) serve --addr $(ADDR) --proxy=false
 
 ## run: serve against $$DATABASE_URL (default: supabase start's database on :54322)
 run: build

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type Config struct {
 	S3SecretAccessKey string        // --s3-secret-access-key, S3_SECRET_ACCESS_KEY
 	S3SSL             bool          // --s3-ssl, S3_SSL
 	BundleURLExpiry   time.Duration // --bundle-url-expiry, CAPGO_BUNDLE_URL_EXPIRY
+	FilesDir          string        // --files-dir, CAPGO_FILES_DIR
 
 	// How bundle zips are linked (package bundleurl; README "Bundle URLs
 	// (signers)"). Load resolves an empty BundleSigner to s3 when
@@ -178,6 +180,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "project JWT secret: storage links are signed offline with it (SUPABASE_JWT_SECRET or JWT_SECRET)")
 	fs.StringVar(&c.ServiceRoleKey, "service-role-key", "", "service_role or sb_secret_ key: without a JWT secret, storage links are asked of the Storage API at --supabase-url (SUPABASE_SERVICE_ROLE_KEY)")
 	fs.StringVar(&c.StoragePublicURL, "storage-public-url", env("CAPGO_STORAGE_PUBLIC_URL", ""), "base URL devices reach Supabase Storage at, for storage links; empty: --public-url, else the host each device called (CAPGO_STORAGE_PUBLIC_URL)")
+	fs.StringVar(&c.FilesDir, "files-dir", env("CAPGO_FILES_DIR", ""), "local folder holding bundle storage keys (orgs/<org>/apps/<app>/…); /functions/v1/files/read serves from it instead of S3 (CAPGO_FILES_DIR)")
 	fs.DurationVar(&c.BundleURLExpiry, "bundle-url-expiry", envDuration("CAPGO_BUNDLE_URL_EXPIRY", c.BundleURLExpiry), "lifetime of presigned bundle URLs, at most 168h (CAPGO_BUNDLE_URL_EXPIRY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CAPGO_SHUTDOWN_TIMEOUT", c.ShutdownTimeout), "how long to wait for requests in flight on SIGINT/SIGTERM (CAPGO_SHUTDOWN_TIMEOUT)")
 	level := fs.String("log-level", env("CAPGO_LOG_LEVEL", "info"), "debug, info, warn or error (CAPGO_LOG_LEVEL)")
@@ -253,6 +256,14 @@ func (c Config) validate() []error {
 		errs = append(errs, c.validateProxy()...)
 	}
 	errs = append(errs, c.validateSigner()...)
+	if c.FilesDir != "" && c.S3Endpoint != "" {
+		errs = append(errs, errors.New("CAPGO_FILES_DIR and S3_ENDPOINT are both set: files/read serves from one storage, choose one"))
+	}
+	if c.FilesDir != "" {
+		if st, err := os.Stat(c.FilesDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("files dir %q: not a readable folder", c.FilesDir))
+		}
+	}
 	if c.BundleURLExpiry <= 0 || c.BundleURLExpiry > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("bundle URL expiry %s: want more than 0 and at most 168h (the SigV4 limit)", c.BundleURLExpiry))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/functions/files"
 	"github.com/capgo-functions/capgo-functions/functions/stats"
 	"github.com/capgo-functions/capgo-functions/functions/updates"
+	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
@@ -103,7 +104,8 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		fallback = gw
 	}
 	// /functions/v1/files/read/attachments/*: ours when S3 is configured
-	// (streamed from the bucket through a 60 s presigned GET). Without S3
+	// (streamed from the bucket through a 60 s presigned GET) or a local
+	// bundle folder is (--files-dir). Without either
 	// it stays with Capgo's files function behind the gateway or, with no
 	// gateway either, answers 503 storage_not_configured. Every other
 	// files/* path (uploads, TUS, upload_link) is always the gateway's.
@@ -117,6 +119,14 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 			return fmt.Errorf("files signer: %w", err)
 		}
 		filesDeps.Signer = signer
+	}
+	if cfg.FilesDir != "" {
+		// A local bundle folder instead of a bucket (make dev, no S3).
+		dir, err := bundledir.New(cfg.FilesDir)
+		if err != nil {
+			return err
+		}
+		filesDeps.Signer, filesDeps.Client = dir, dir.Client()
 	}
 	filesHandler, err := files.New(filesDeps)
 	if err != nil {
