@@ -13,10 +13,6 @@ import (
 
 const localJWTSecret = "super-secret-jwt-token-with-at-least-32-characters-long"
 
-func signerEnv(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
 func TestLoadBundleSigner(t *testing.T) {
 	t.Parallel()
 	s3 := map[string]string{"S3_ENDPOINT": "127.0.0.1:9000", "S3_ACCESS_KEY_ID": "id", "S3_SECRET_ACCESS_KEY": "secret"}
@@ -60,15 +56,9 @@ func TestLoadBundleSigner(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := Load("test", tc.args, signerEnv(tc.env), io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
-				}
+			c, ok := loadCase(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.BundleSigner != tc.wantSigner || c.JWTSecret != tc.wantSecret {
 				t.Errorf("signer %q secret %q, want %q %q", c.BundleSigner, c.JWTSecret, tc.wantSigner, tc.wantSecret)
@@ -86,7 +76,7 @@ func TestBundleSignerSecretsNeverPrinted(t *testing.T) {
 		{"SUPABASE_JWT_SECRET": localJWTSecret},
 		{"SUPABASE_SERVICE_ROLE_KEY": key},
 	} {
-		c, err := Load("test", nil, signerEnv(env), io.Discard)
+		c, err := Load("test", nil, envOf(env), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +114,7 @@ func TestNewBundleSignerKinds(t *testing.T) {
 		case "S3_ENDPOINT":
 			m = map[string]string{"S3_ENDPOINT": "127.0.0.1:9000", "S3_ACCESS_KEY_ID": "id", "S3_SECRET_ACCESS_KEY": "secret"}
 		}
-		c, err := Load("test", nil, signerEnv(m), io.Discard)
+		c, err := Load("test", nil, envOf(m), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +132,7 @@ func TestNewBundleSignerKinds(t *testing.T) {
 
 func TestS3HostTrapWarning(t *testing.T) {
 	t.Parallel()
-	c, err := Load("test", nil, signerEnv(map[string]string{
+	c, err := Load("test", nil, envOf(map[string]string{
 		"S3_ENDPOINT": "localhost:54321/storage/v1/s3", "S3_ACCESS_KEY_ID": "id", "S3_SECRET_ACCESS_KEY": "secret",
 	}), io.Discard)
 	if err != nil {
@@ -161,7 +151,7 @@ func TestS3HostTrapWarning(t *testing.T) {
 // environment gives them; an explicit flag still wins over the environment.
 func TestSecretsNotInUsage(t *testing.T) {
 	t.Parallel()
-	env := signerEnv(map[string]string{"JWT_SECRET": localJWTSecret, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_N7UND0UgjKTVK"})
+	env := envOf(map[string]string{"JWT_SECRET": localJWTSecret, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_N7UND0UgjKTVK"})
 	var usage bytes.Buffer
 	if _, err := Load("test", []string{"-h"}, env, &usage); err == nil {
 		t.Fatal("-h: no error")

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"io"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestLoadProxySettings(t *testing.T) {
 	t.Parallel()
@@ -34,15 +30,9 @@ func TestLoadProxySettings(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := Load("test", tc.args, envOf(tc.env), io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
-				}
+			c, ok := loadCase(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Proxy != tc.proxy || c.SupabaseURL != tc.url {
 				t.Errorf("proxy %t supabase URL %q, want %t %q", c.Proxy, c.SupabaseURL, tc.proxy, tc.url)

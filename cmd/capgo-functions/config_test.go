@@ -11,6 +11,24 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// loadCase runs Load for a table case that expects wantErr ("" for none):
+// it fails the test on any other outcome and reports whether the case
+// goes on to check the config (false: the expected error came).
+func loadCase(t *testing.T, args []string, env map[string]string, wantErr string) (Config, bool) {
+	t.Helper()
+	c, err := Load("test", args, envOf(env), io.Discard)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one mentioning %q", err, wantErr)
+		}
+		return c, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, true
+}
+
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	c, err := Load("test", nil, envOf(nil), io.Discard)

@@ -56,7 +56,7 @@ func TestDoctorAgainstServe(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg, err := Load("test", []string{"--addr", "127.0.0.1:0"}, signerEnv(map[string]string{
+	cfg, err := Load("test", []string{"--addr", "127.0.0.1:0"}, envOf(map[string]string{
 		"DATABASE_URL": dsn, "SUPABASE_URL": kong.URL, "JWT_SECRET": storage.JWTSecret,
 	}), io.Discard)
 	if err != nil {
@@ -85,7 +85,7 @@ func TestDoctorAgainstServe(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"doctor", "--url", "http://" + addr, "--app-id", "com.demo.app",
-		"--version-name", "0.9.0", "--device-id", "8c1e3f6a-2b4d-4e5f-9a8b-7c6d5e4f3a2b"}, signerEnv(nil), &out, &errOut)
+		"--version-name", "0.9.0", "--device-id", "8c1e3f6a-2b4d-4e5f-9a8b-7c6d5e4f3a2b"}, envOf(nil), &out, &errOut)
 	report := out.String()
 	t.Logf("doctor output:\n%s", report)
 
@@ -115,11 +115,11 @@ func TestDoctorAgainstServe(t *testing.T) {
 func TestDoctorUsage(t *testing.T) {
 	t.Parallel()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"doctor", "--url", "localhost"}, signerEnv(nil), &out, &errOut)
+	err := run(context.Background(), []string{"doctor", "--url", "localhost"}, envOf(nil), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "app id is required") || !strings.Contains(err.Error(), "base URL") {
 		t.Errorf("err %v, want the missing app id and the bad URL", err)
 	}
-	err = run(context.Background(), []string{"doctor", "extra"}, signerEnv(nil), &out, &errOut)
+	err = run(context.Background(), []string{"doctor", "extra"}, envOf(nil), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "unexpected arguments: extra") {
 		t.Errorf("err %v", err)
 	}

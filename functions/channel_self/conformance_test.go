@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 )
 
 // rows are the writes a /channel_self exchange is expected to leave for
@@ -19,30 +22,23 @@ type rows struct {
 
 func (e *env) checkRows(t *testing.T, dev string, want rows) {
 	t.Helper()
-	got := rows{stats: e.strings(`SELECT action::text || ':' || version_name FROM stats WHERE device_id = $1 ORDER BY id`, dev)}
-	if d := e.strings(`SELECT version_name || '|' || custom_id || '|' || coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev); len(d) > 0 {
+	got := rows{stats: e.StatsRows(dev)}
+	if d := e.Strings(`SELECT version_name || '|' || custom_id || '|' || coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev); len(d) > 0 {
 		got.device = d[0]
 	}
-	if o := e.strings(`SELECT c.name FROM channel_devices cd JOIN channels c ON c.id = cd.channel_id WHERE cd.device_id = $1`, dev); len(o) > 0 {
+	if o := e.Strings(`SELECT c.name FROM channel_devices cd JOIN channels c ON c.id = cd.channel_id WHERE cd.device_id = $1`, dev); len(o) > 0 {
 		got.override = o[0]
 	}
-	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpEmpty); d != "" {
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("rows written (-want +got):\n%s", d)
 	}
 }
 
-var cmpEmpty = cmp.Transformer("nilSlice", func(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-})
-
 // step is one request of a case.
 type step struct {
 	method  string
-	changes map[string]any // changes to baseBody(dev); nil values delete keys
-	body    any            // sent instead of the base body when set (rawJSON or a map)
+	changes map[string]any // changes to functest.BaseBody(dev); nil values delete keys
+	body    any            // sent instead of the base body when set (functest.RawJSON or a map)
 	advance time.Duration  // the clock moves first
 	status  int
 	want    string // JSON; {{dev}} is the device id, {{id:<channel>}} a channel id
@@ -61,16 +57,14 @@ func runCases(t *testing.T, cases []selfCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			dev := newDeviceID()
-			for _, s := range tc.setup {
-				e.exec(strings.ReplaceAll(s, "$dev", "'"+dev+"'"))
-			}
+			dev := functest.NewDeviceID()
+			e.Fixture(dev, tc.setup...)
 			ids := e.channelIDs()
 			for i, s := range tc.steps {
 				e.clock.Advance(s.advance)
 				body := s.body
 				if body == nil {
-					body = with(baseBody(dev), s.changes)
+					body = functest.With(functest.BaseBody(dev), s.changes)
 				}
 				res := e.call(s.method, body)
 				if t.Failed() {
@@ -78,7 +72,7 @@ func runCases(t *testing.T, cases []selfCase) {
 				}
 				want := ids.Replace(strings.ReplaceAll(s.want, "{{dev}}", dev))
 				t.Logf("step %d: %s", i, s.method)
-				res.want(t, s.status, want)
+				res.Want(t, s.status, want)
 			}
 			if tc.rows != nil {
 				e.checkRows(t, dev, *tc.rows)
@@ -121,7 +115,7 @@ func merge(sets ...map[string]any) map[string]any {
 func TestRequestErrors(t *testing.T) {
 	t.Parallel()
 	runCases(t, []selfCase{
-		{name: "POST not JSON", steps: []step{{method: post, body: rawJSON("{"), status: 400,
+		{name: "POST not JSON", steps: []step{{method: post, body: functest.RawJSON("{"), status: 400,
 			want: `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`}}},
 		{name: "POST empty object", steps: []step{{method: post, body: map[string]any{}, status: 400,
 			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":{}}}`}}},
@@ -363,10 +357,10 @@ func TestList(t *testing.T) {
 func TestDeviceIDLowercased(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dev := newDeviceID()
-	upper := with(baseBody(strings.ToUpper(dev)), map[string]any{"channel": "beta"})
-	e.call(post, upper).want(t, 200, ok)
+	dev := functest.NewDeviceID()
+	upper := functest.With(functest.BaseBody(strings.ToUpper(dev)), map[string]any{"channel": "beta"})
+	e.call(post, upper).Want(t, 200, ok)
 	e.checkRows(t, dev, rows{stats: []string{"setChannel:1.0.0"}, device: "1.0.0||-", override: "beta"})
-	e.call(del, upper).want(t, 200, ok)
+	e.call(del, upper).Want(t, 200, ok)
 	e.checkRows(t, dev, rows{stats: []string{"setChannel:1.0.0"}, device: "1.0.0||-"})
 }

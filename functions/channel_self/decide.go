@@ -92,7 +92,7 @@ func prepare(req request, snap *store.ChannelSelfSnapshot) (plugin.Device, *outc
 	if snap == nil {
 		return plugin.Device{}, &outcome{answer: plugin.ErrOnPremise()}
 	}
-	d := req.device(snap.App.AllowDeviceCustomID)
+	d := req.Device(snap.App.AllowDeviceCustomID)
 	if !snap.App.PlanValid {
 		out := answer(plugin.ErrOnPremise(), plugin.Stats(d, "", "needPlanUpgrade")...)
 		return d, &out
@@ -223,7 +223,7 @@ func decideList(req request, snap *store.ChannelSelfSnapshot) outcome {
 		if req.DeviceID == "" {
 			return answer(plugin.ErrOnPremise())
 		}
-		return answer(plugin.ErrOnPremise(), plugin.Stats(req.device(snap.App.AllowDeviceCustomID), "", "needPlanUpgrade")...)
+		return answer(plugin.ErrOnPremise(), plugin.Stats(req.Device(snap.App.AllowDeviceCustomID), "", "needPlanUpgrade")...)
 	}
 	list := make([]listed, 0, len(snap.Listed))
 	for _, c := range snap.Listed {

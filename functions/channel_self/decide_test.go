@@ -24,7 +24,7 @@ func TestKeepsLocally(t *testing.T) {
 func TestQuery(t *testing.T) {
 	t.Parallel()
 	beta := "beta"
-	old := request{AppID: "a.b", DeviceID: "d", Platform: "ios", Channel: "dev"}
+	old := request{Info: plugin.Info{AppID: "a.b", DeviceID: "d", Platform: "ios"}, Channel: "dev"}
 	oldDefault := old
 	oldDefault.DefaultChannel = &beta
 	newer := old
@@ -55,8 +55,8 @@ func TestDecideSet(t *testing.T) {
 	app := store.App{AppID: "a.b", OwnerOrg: "org", PlanValid: true, AllowDeviceCustomID: true}
 	beta := store.SelfChannel{ID: 2, Name: "beta", OwnerOrg: "org", AllowDeviceSelfSet: true, IOS: true, Android: true}
 	prod := store.SelfChannel{ID: 1, Name: "production", OwnerOrg: "org", Public: true, AllowDeviceSelfSet: true, Android: true}
-	req := request{AppID: "a.b", DeviceID: "d", Platform: "android", VersionName: "1.0.0", Channel: "beta"}
-	stats := plugin.Stats(req.device(true), "", "setChannel")
+	req := request{Info: plugin.Info{AppID: "a.b", DeviceID: "d", Platform: "android", VersionName: "1.0.0"}, Channel: "beta"}
+	stats := plugin.Stats(req.Device(true), "", "setChannel")
 	for _, tc := range []struct {
 		name string
 		req  request
@@ -64,7 +64,7 @@ func TestDecideSet(t *testing.T) {
 		want outcome
 	}{
 		{"unknown app", req, nil, outcome{answer: plugin.ErrOnPremise()}},
-		{"new plugin validates", request{AppID: "a.b", DeviceID: "d", Platform: "android", VersionName: "1.0.0", Channel: "beta", KeepsLocally: true},
+		{"new plugin validates", request{Info: plugin.Info{AppID: "a.b", DeviceID: "d", Platform: "android", VersionName: "1.0.0"}, Channel: "beta", KeepsLocally: true},
 			&store.ChannelSelfSnapshot{App: app, Channel: &beta},
 			outcome{body: plugin.Object{{Key: "status", Value: "ok"}, {Key: "allowSet", Value: true}}, events: stats}},
 		{"old plugin stores", req, &store.ChannelSelfSnapshot{App: app, Channel: &beta, Public: []store.SelfChannel{prod}},

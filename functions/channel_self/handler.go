@@ -13,21 +13,14 @@ package channelself
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
-
-// maxBodyBytes bounds a request body; real ones are under 1 KiB.
-const maxBodyBytes = 1 << 20
-
-// recordTimeout bounds the writes of one request, which run detached from
-// the client so a hang-up cannot drop them.
-const recordTimeout = 10 * time.Second
 
 // Deps is what the handler needs.
 type Deps struct {
@@ -98,7 +91,7 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, o op) error {
 	if o == opDelete {
 		raw, invalid = plugin.QueryToBody(r.URL.Query()), plugin.InvalidQueryParameters
 	} else {
-		data, err := readBody(w, r)
+		data, err := plugin.ReadBody(w, r, plugin.MaxBodyBytes)
 		if err != nil {
 			return err
 		}
@@ -210,13 +203,13 @@ func (h *Handler) resolve(ctx context.Context, log *slog.Logger, o op, req reque
 	if out.write != nil {
 		out = h.write(ctx, log, out)
 	}
-	return out, h.record(ctx, log, out.events)
+	return out, recording.Record(ctx, h.d.Recorder, log, "channel_self", out.events)
 }
 
 // write applies an old plugin's channel_devices change, detached from the
 // client; a failing step becomes Capgo's override_not_allowed answer.
 func (h *Handler) write(ctx context.Context, log *slog.Logger, out outcome) outcome {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recording.Timeout)
 	defer cancel()
 	w := out.write
 	if w.remove {
@@ -232,40 +225,4 @@ func (h *Handler) write(ctx context.Context, log *slog.Logger, out outcome) outc
 		}
 	}
 	return out
-}
-
-// record writes the rows, detached from the client: Capgo awaits these
-// writes before answering and so do we. Rows the database refuses do not
-// change the answer (Capgo ignores them too); a recorder that takes
-// nothing (overloaded, shutting down) is a 503.
-func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	err := h.d.Recorder.Record(ctx, events...)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrOverloaded):
-		log.WarnContext(ctx, "channel_self.recorder_overloaded", "err", err)
-		return plugin.ErrServiceUnavailable(err)
-	}
-	log.ErrorContext(ctx, "channel_self.record_failed", "err", err, "events", len(events))
-	return nil
-}
-
-// readBody reads a bounded request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-			Message: "Request body exceeds 1048576 bytes"}
-	}
-	if err != nil {
-		return nil, plugin.ErrInvalidJSONParseBody(err)
-	}
-	return data, nil
 }

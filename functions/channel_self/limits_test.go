@@ -1,7 +1,6 @@
 package channelself
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
-	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 
@@ -22,13 +21,13 @@ func tooMany(dev string, resetAt time.Time, retry int) string {
 }
 
 // wantHeaders checks Capgo's rate-limit headers.
-func (r response) wantHeaders(t *testing.T, resetAt time.Time, retry int) {
+func wantHeaders(t *testing.T, r functest.Response, resetAt time.Time, retry int) {
 	t.Helper()
 	reset := strconv.FormatInt((resetAt.UnixMilli()+999)/1000, 10)
-	if got := r.header.Get("X-RateLimit-Reset"); got != reset {
+	if got := r.Header.Get("X-RateLimit-Reset"); got != reset {
 		t.Errorf("X-RateLimit-Reset = %q, want %q", got, reset)
 	}
-	if got := r.header.Get("Retry-After"); got != strconv.Itoa(retry) {
+	if got := r.Header.Get("Retry-After"); got != strconv.Itoa(retry) {
 		t.Errorf("Retry-After = %q, want %d", got, retry)
 	}
 }
@@ -37,76 +36,76 @@ func TestIPLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ipLimit(3))
 	xff := []string{"X-Forwarded-For", "203.0.113.9, 10.0.0.1"}
-	newGet := func() map[string]any { return with(baseBody(newDeviceID()), newPlugin) }
+	newGet := func() map[string]any { return functest.With(functest.BaseBody(functest.NewDeviceID()), newPlugin) }
 	limited := `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"reason":"ip_rate_limit_exceeded","app_id":"com.demo.app","rateLimitResetAt":` +
 		strconv.FormatInt(start.Add(time.Minute).UnixMilli(), 10) + `,"retryAfterSeconds":%d}}`
 
 	// Requests that stop before the database stage are not counted.
 	for range 5 {
-		e.call(put, with(newGet(), map[string]any{"platform": "web"}), xff...).want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"Platform is not supported or invalid","path":["platform"],"code":"custom"}]}}}}`)
-		e.call(post, newGet(), xff...).want(t, 200, `{"error":"missing_channel","message":"Cannot find channel in body"}`)
+		e.call(put, functest.With(newGet(), map[string]any{"platform": "web"}), xff...).Want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"Platform is not supported or invalid","path":["platform"],"code":"custom"}]}}}}`)
+		e.call(post, newGet(), xff...).Want(t, 200, `{"error":"missing_channel","message":"Cannot find channel in body"}`)
 	}
 	for range 3 {
-		e.call(put, newGet(), xff...).want(t, 200, `{"channel":"production","status":"default"}`)
+		e.call(put, newGet(), xff...).Want(t, 200, `{"channel":"production","status":"default"}`)
 	}
 	res := e.call(put, newGet(), xff...)
-	res.want(t, 429, fmt.Sprintf(limited, 60))
-	res.wantHeaders(t, start.Add(time.Minute), 60)
+	res.Want(t, 429, fmt.Sprintf(limited, 60))
+	wantHeaders(t, res, start.Add(time.Minute), 60)
 	// Every verb shares the app+IP counter; the limit is checked before
 	// anything else but the request's validity.
-	e.call(get, newGet(), xff...).want(t, 429, fmt.Sprintf(limited, 60))
-	e.call(post, newGet(), xff...).want(t, 429, fmt.Sprintf(limited, 60))
+	e.call(get, newGet(), xff...).Want(t, 429, fmt.Sprintf(limited, 60))
+	e.call(post, newGet(), xff...).Want(t, 429, fmt.Sprintf(limited, 60))
 
 	// Another client IP, by X-Forwarded-For or X-Real-IP, has its own count.
-	e.call(put, newGet(), "X-Forwarded-For", "198.51.100.7").want(t, 200, `{"channel":"production","status":"default"}`)
-	e.call(put, newGet(), "X-Real-IP", "198.51.100.8").want(t, 200, `{"channel":"production","status":"default"}`)
+	e.call(put, newGet(), "X-Forwarded-For", "198.51.100.7").Want(t, 200, `{"channel":"production","status":"default"}`)
+	e.call(put, newGet(), "X-Real-IP", "198.51.100.8").Want(t, 200, `{"channel":"production","status":"default"}`)
 
 	e.clock.Advance(59*time.Second + 500*time.Millisecond)
 	res = e.call(put, newGet(), xff...)
-	res.want(t, 429, fmt.Sprintf(limited, 1))
-	res.wantHeaders(t, start.Add(time.Minute), 1)
+	res.Want(t, 429, fmt.Sprintf(limited, 1))
+	wantHeaders(t, res, start.Add(time.Minute), 1)
 	e.clock.Advance(500 * time.Millisecond)
-	e.call(put, newGet(), xff...).want(t, 200, `{"channel":"production","status":"default"}`)
+	e.call(put, newGet(), xff...).Want(t, 200, `{"channel":"production","status":"default"}`)
 }
 
 func TestIPLimitIgnoresDeviceLimited(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ipLimit(6))
-	dev := newDeviceID()
-	body := with(baseBody(dev), newPlugin)
+	dev := functest.NewDeviceID()
+	body := functest.With(functest.BaseBody(dev), newPlugin)
 	for range 5 {
-		e.call(put, body).want(t, 200, `{"channel":"production","status":"default"}`)
+		e.call(put, body).Want(t, 200, `{"channel":"production","status":"default"}`)
 	}
 	for range 3 { // refused by the device limiter: not counted for the IP
-		e.call(put, body).want(t, 429, tooMany(dev, start.Add(time.Second), 1))
+		e.call(put, body).Want(t, 429, tooMany(dev, start.Add(time.Second), 1))
 	}
-	e.call(put, with(baseBody(newDeviceID()), newPlugin)).want(t, 200, `{"channel":"production","status":"default"}`)
-	res := e.call(put, with(baseBody(newDeviceID()), newPlugin))
-	if res.status != 429 {
-		t.Fatalf("7th counted request: status %d, want 429 (%s)", res.status, res.raw)
+	e.call(put, functest.With(functest.BaseBody(functest.NewDeviceID()), newPlugin)).Want(t, 200, `{"channel":"production","status":"default"}`)
+	res := e.call(put, functest.With(functest.BaseBody(functest.NewDeviceID()), newPlugin))
+	if res.Status != 429 {
+		t.Fatalf("7th counted request: status %d, want 429 (%s)", res.Status, res.Raw)
 	}
 }
 
 func TestDeviceOperationLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dev := newDeviceID()
-	body := with(baseBody(dev), newPlugin)
+	dev := functest.NewDeviceID()
+	body := functest.With(functest.BaseBody(dev), newPlugin)
 	for range 5 {
-		e.call(put, body).want(t, 200, `{"channel":"production","status":"default"}`)
+		e.call(put, body).Want(t, 200, `{"channel":"production","status":"default"}`)
 	}
 	res := e.call(put, body)
-	res.want(t, 429, tooMany(dev, start.Add(time.Second), 1))
-	res.wantHeaders(t, start.Add(time.Second), 1)
+	res.Want(t, 429, tooMany(dev, start.Add(time.Second), 1))
+	wantHeaders(t, res, start.Add(time.Second), 1)
 
 	// Each operation has its own counter; other devices are unaffected.
-	e.call(del, body).want(t, 200, ok)
-	e.call(put, with(baseBody(newDeviceID()), newPlugin)).want(t, 200, `{"channel":"production","status":"default"}`)
+	e.call(del, body).Want(t, 200, ok)
+	e.call(put, functest.With(functest.BaseBody(functest.NewDeviceID()), newPlugin)).Want(t, 200, `{"channel":"production","status":"default"}`)
 
 	e.clock.Advance(400 * time.Millisecond)
-	e.call(put, body).want(t, 429, tooMany(dev, start.Add(time.Second), 1))
+	e.call(put, body).Want(t, 429, tooMany(dev, start.Add(time.Second), 1))
 	e.clock.Advance(600 * time.Millisecond)
-	e.call(put, body).want(t, 200, `{"channel":"production","status":"default"}`)
+	e.call(put, body).Want(t, 200, `{"channel":"production","status":"default"}`)
 	e.checkRows(t, dev, rows{stats: []string{"getChannel:1.0.0", "getChannel:1.0.0", "getChannel:1.0.0", "getChannel:1.0.0",
 		"getChannel:1.0.0", "setChannel:1.0.0", "getChannel:1.0.0"}, device: "1.0.0||-"})
 }
@@ -114,48 +113,48 @@ func TestDeviceOperationLimit(t *testing.T) {
 func TestSameChannelLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dev := newDeviceID()
+	dev := functest.NewDeviceID()
 	set := func(channel string) map[string]any {
-		return with(baseBody(dev), map[string]any{"plugin_version": "8.0.0", "channel": channel})
+		return functest.With(functest.BaseBody(dev), map[string]any{"plugin_version": "8.0.0", "channel": channel})
 	}
-	e.call(post, set("beta")).want(t, 200, `{"status":"ok","allowSet":true}`)
+	e.call(post, set("beta")).Want(t, 200, `{"status":"ok","allowSet":true}`)
 	e.clock.Advance(10 * time.Second)
 	res := e.call(post, set("beta"))
-	res.want(t, 429, tooMany(dev, start.Add(time.Minute), 50))
-	res.wantHeaders(t, start.Add(time.Minute), 50)
-	e.call(post, set("development")).want(t, 200, `{"status":"ok","allowSet":true}`)
+	res.Want(t, 429, tooMany(dev, start.Add(time.Minute), 50))
+	wantHeaders(t, res, start.Add(time.Minute), 50)
+	e.call(post, set("development")).Want(t, 200, `{"status":"ok","allowSet":true}`)
 	// A refused set counts too: it reached the database.
-	e.call(post, set("nope")).want(t, 200, `{"error":"channel_not_found","message":"Cannot find channel","channel":"nope","app_id":"com.demo.app"}`)
-	e.call(post, set("nope")).want(t, 429, tooMany(dev, start.Add(70*time.Second), 60))
+	e.call(post, set("nope")).Want(t, 200, `{"error":"channel_not_found","message":"Cannot find channel","channel":"nope","app_id":"com.demo.app"}`)
+	e.call(post, set("nope")).Want(t, 429, tooMany(dev, start.Add(70*time.Second), 60))
 	e.clock.Advance(50 * time.Second)
-	e.call(post, set("beta")).want(t, 200, `{"status":"ok","allowSet":true}`)
+	e.call(post, set("beta")).Want(t, 200, `{"status":"ok","allowSet":true}`)
 }
 
 func TestListLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ids := e.channelIDs()
-	dev := newDeviceID()
+	dev := functest.NewDeviceID()
 	list := ids.Replace(`[{"id":{{id:production}},"name":"production","public":true,"allow_self_set":true},{"id":{{id:beta}},"name":"beta","public":false,"allow_self_set":true}]`)
 	for range 5 {
-		e.call(get, baseBody(dev)).want(t, 200, list)
+		e.call(get, functest.BaseBody(dev)).Want(t, 200, list)
 	}
-	e.call(get, baseBody(dev)).want(t, 429, tooMany(dev, start.Add(time.Second), 1))
+	e.call(get, functest.BaseBody(dev)).Want(t, 429, tooMany(dev, start.Add(time.Second), 1))
 	// Without device_id only the IP limit applies.
 	for range 6 {
-		e.call(get, with(baseBody(dev), map[string]any{"device_id": nil})).want(t, 200, list)
+		e.call(get, functest.With(functest.BaseBody(dev), map[string]any{"device_id": nil})).Want(t, 200, list)
 	}
 }
 
 func TestOnPremiseAnswersCount(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dev := newDeviceID()
-	body := with(baseBody(dev), map[string]any{"app_id": "com.unknown.app"})
+	dev := functest.NewDeviceID()
+	body := functest.With(functest.BaseBody(dev), map[string]any{"app_id": "com.unknown.app"})
 	for range 5 {
-		e.call(put, body).want(t, 429, onPremise)
+		e.call(put, body).Want(t, 429, onPremise)
 	}
-	e.call(put, body).want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.unknown.app","device_id":"`+dev+
+	e.call(put, body).Want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.unknown.app","device_id":"`+dev+
 		`","rateLimitResetAt":`+strconv.FormatInt(start.Add(time.Second).UnixMilli(), 10)+`,"retryAfterSeconds":1}}`)
 }
 
@@ -185,17 +184,17 @@ func TestClientIP(t *testing.T) {
 // else, naming the app and the device it was sent.
 func TestLimitedApps(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(d *Deps) { d.Limited = plugin.LimitedApps{demoApp: 1} })
-	dev := newDeviceID()
+	e := newEnv(t, func(d *Deps) { d.Limited = plugin.LimitedApps{functest.DemoApp: 1} })
+	dev := functest.NewDeviceID()
 	want := `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app","device_id":"` + dev + `"}}`
 	for _, method := range []string{post, put, del, get} {
-		res := e.call(method, with(baseBody(strings.ToUpper(dev)), map[string]any{"version_build": "not semver"}))
-		res.want(t, 429, want)
-		if res.header.Get("Retry-After") != "" {
-			t.Errorf("%s: Retry-After %q, want none", method, res.header.Get("Retry-After"))
+		res := e.call(method, functest.With(functest.BaseBody(strings.ToUpper(dev)), map[string]any{"version_build": "not semver"}))
+		res.Want(t, 429, want)
+		if res.Header.Get("Retry-After") != "" {
+			t.Errorf("%s: Retry-After %q, want none", method, res.Header.Get("Retry-After"))
 		}
 	}
-	e.call(get, map[string]any{"app_id": demoApp, "platform": "ios"}).want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
+	e.call(get, map[string]any{"app_id": functest.DemoApp, "platform": "ios"}).Want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
 	e.checkRows(t, dev, rows{})
 }
 
@@ -204,17 +203,8 @@ func TestLimitedApps(t *testing.T) {
 // record nothing are unaffected.
 func TestRecorderClosed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(d *Deps) {
-		rec, err := recorder.New(d.Store.(*pgstore.Store), recorder.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rec.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		d.Recorder = rec
-	})
-	dev := newDeviceID()
-	e.call(put, with(baseBody(dev), newPlugin)).want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
-	e.call(del, baseBody(dev)).want(t, 200, cannotOverride)
+	e := newEnv(t, func(d *Deps) { d.Recorder = functest.ClosedRecorder(t, d.Store.(*pgstore.Store)) })
+	dev := functest.NewDeviceID()
+	e.call(put, functest.With(functest.BaseBody(dev), newPlugin)).Want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
+	e.call(del, functest.BaseBody(dev)).Want(t, 200, cannotOverride)
 }

@@ -1,30 +1,16 @@
 package channelself
 
 import (
-	"strings"
-
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // request is a validated /channel_self request (a JSON body for POST and
-// PUT, the query string for DELETE and GET).
+// PUT, the query string for DELETE and GET): the info object, whose
+// DeviceID is "" only for GET where it is optional, and the channel.
 type request struct {
-	AppID         string
-	DeviceID      string // "" only for GET, where it is optional
-	Platform      string // ios, android or electron
-	VersionName   string
-	VersionBuild  string
-	VersionOS     string
-	PluginVersion string
-	IsEmulator    bool
-	IsProd        bool
+	plugin.Info
 	// Channel is the body's channel; "" when absent or empty.
 	Channel string
-	// DefaultChannel is the body's defaultChannel; nil when absent.
-	DefaultChannel *string
-	CustomID       string // trimmed; "" when absent, blank or not a string
-	InstallSource  string // trimmed, lowercased; "" when absent or blank
-	KeyID          string
 	// KeepsLocally: the plugin stores its channel on the device (x.34.0+),
 	// so the server only validates (set) or echoes (get) and stores nothing.
 	KeepsLocally bool
@@ -36,24 +22,8 @@ func parseRequest(invalidCode string, raw plugin.Body, schema plugin.Schema, req
 	if err != nil {
 		return request{}, err
 	}
-	req := request{
-		AppID:         str(m, "app_id"),
-		DeviceID:      str(m, "device_id"),
-		Platform:      str(m, "platform"),
-		VersionName:   str(m, "version_name"),
-		VersionBuild:  str(m, "version_build"),
-		VersionOS:     str(m, "version_os"),
-		PluginVersion: str(m, "plugin_version"),
-		IsEmulator:    m["is_emulator"] == true,
-		IsProd:        m["is_prod"] == true,
-		Channel:       str(m, "channel"),
-		CustomID:      strings.TrimSpace(str(m, "custom_id")),
-		InstallSource: strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
-		KeyID:         str(m, "key_id"),
-	}
-	if dc, ok := m["defaultChannel"].(string); ok {
-		req.DefaultChannel = &dc
-	}
+	req := request{Info: plugin.InfoOf(m)}
+	req.Channel, _ = m["channel"].(string)
 	req.KeepsLocally = keepsLocally(req.PluginVersion)
 	return req, nil
 }
@@ -70,24 +40,4 @@ func keepsLocally(pluginVersion string) bool {
 		return false
 	}
 	return plugin.KeepsChannelLocally(v)
-}
-
-// device is Capgo's makeDevice for a /channel_self request.
-func (r request) device(allowCustomID bool) plugin.Device {
-	d := plugin.Device{
-		AppID: r.AppID, DeviceID: r.DeviceID, Platform: r.Platform,
-		PluginVersion: r.PluginVersion, VersionBuild: r.VersionBuild, VersionName: r.VersionName,
-		OSVersion: r.VersionOS, IsEmulator: r.IsEmulator, IsProd: r.IsProd,
-		InstallSource: r.InstallSource, DefaultChannel: r.DefaultChannel, KeyID: r.KeyID,
-	}
-	if allowCustomID {
-		d.CustomID = r.CustomID
-	}
-	return d
-}
-
-// str returns a string field or "".
-func str(m map[string]any, key string) string {
-	s, _ := m[key].(string)
-	return s
 }

@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -44,10 +45,6 @@ const ReadPrefix = "/read/attachments/"
 // SignedURLExpiry is the lifetime Capgo gives the storage URL it reads
 // through (createSignedUrl(fileId, 60)); the URL is used at once, by us.
 const SignedURLExpiry = 60 * time.Second
-
-// recordTimeout bounds the bandwidth write, which runs detached from the
-// client so a hang-up cannot drop it.
-const recordTimeout = 10 * time.Second
 
 // fileCacheControl is Capgo's FILE_READ_CACHE_CONTROL (bundle and
 // manifest keys are immutable), with its no-transform directive.
@@ -388,7 +385,8 @@ func transferredBytes(resp *http.Response) int64 {
 // recordBandwidth writes Capgo's bandwidth_usage row for a GET that names
 // a device, before the body is sent (Capgo records the size the storage
 // announced, whether or not the device reads it all). A failure is logged
-// and does not change the answer.
+// and does not change the answer: unlike the JSON functions, a recorder
+// that refuses the row does not turn the download into a 503.
 func (h *Handler) recordBandwidth(ctx context.Context, r *http.Request, key string, resp *http.Response, log *slog.Logger) {
 	deviceID := r.URL.Query().Get("device_id")
 	size := transferredBytes(resp)
@@ -397,12 +395,9 @@ func (h *Handler) recordBandwidth(ctx context.Context, r *http.Request, key stri
 		log.DebugContext(ctx, "files.bandwidth_not_tracked", "device_id", deviceID, "app_id", appID, "size", size)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	ev := plugin.BandwidthUsage{DeviceID: strings.ToLower(deviceID), AppID: appID, FileSize: size}
-	if err := h.d.Recorder.Record(ctx, ev); err != nil {
-		log.ErrorContext(ctx, "files.record_failed", "err", err, "app_id", appID, "device_id", ev.DeviceID)
-	}
+	log = log.With("app_id", appID, "device_id", ev.DeviceID)
+	_ = recording.Record(ctx, h.d.Recorder, log, "files", []plugin.Event{ev})
 }
 
 // passed are the storage answer headers a device sees.

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/functions/files"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -29,7 +28,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const (
-	demoApp = "com.demo.app"
+	demoApp = functest.DemoApp
 	zipKey  = "orgs/046a36ac-e03c-4590-9257-bd6c9dba9ee8/apps/com.demo.app/1.0.0.zip"
 	// oddKey needs escaping: a space and a plus.
 	oddKey = "orgs/046a36ac-e03c-4590-9257-bd6c9dba9ee8/apps/com.demo.app/1.0.0 beta+1.zip"
@@ -86,17 +85,12 @@ func newEnv(t *testing.T) *env {
 // router; signer may be nil (no storage configured).
 func startRouter(t *testing.T, signer files.Signer, rec store.Recorder) string {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := files.New(files.Deps{Signer: signer, Recorder: rec, Log: log})
+	h, err := files.New(files.Deps{Signer: signer, Recorder: rec, Log: functest.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Options{
-		Functions: []server.Function{{Name: "files", Handler: h, Match: files.Match, Methods: []string{http.MethodGet}}},
-		Log:       log,
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	fn := server.Function{Name: "files", Handler: h, Match: files.Match, Methods: []string{http.MethodGet}}
+	return functest.Serve(t, nil, fn).URL
 }
 
 // row is one bandwidth_usage row.

@@ -1,15 +1,15 @@
 package stats
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
-	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 
@@ -24,25 +24,18 @@ type rows struct {
 func (e *env) checkRows(t *testing.T, dev string, want rows) {
 	t.Helper()
 	got := rows{
-		stats: e.strings(`SELECT action::text || ':' || version_name FROM stats WHERE device_id = $1 ORDER BY id`, dev),
-		mau:   e.strings(`SELECT platform || ':' || version_build FROM device_usage WHERE device_id = $1 ORDER BY id`, dev),
-		versionUsage: e.strings(`SELECT action::text || ':' || version_name || ':' || coalesce(channel_name, '-')
-			FROM version_usage WHERE app_id = $1 ORDER BY "timestamp", action`, demoApp),
+		stats: e.StatsRows(dev),
+		mau:   e.Strings(`SELECT platform || ':' || version_build FROM device_usage WHERE device_id = $1 ORDER BY id`, dev),
+		versionUsage: e.Strings(`SELECT action::text || ':' || version_name || ':' || coalesce(channel_name, '-')
+			FROM version_usage WHERE app_id = $1 ORDER BY "timestamp", action`, functest.DemoApp),
 	}
-	if d := e.strings(`SELECT version_name || '|' || custom_id || '|' || coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev); len(d) > 0 {
+	if d := e.Strings(`SELECT version_name || '|' || custom_id || '|' || coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev); len(d) > 0 {
 		got.device = d[0]
 	}
-	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpEmpty); d != "" {
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("rows written (-want +got):\n%s", d)
 	}
 }
-
-var cmpEmpty = cmp.Transformer("nilSlice", func(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-})
 
 type statsCase struct {
 	name   string
@@ -55,7 +48,7 @@ type statsCase struct {
 
 // withEvent is baseEvent(dev) with changes.
 func withEvent(changes map[string]any) func(string) any {
-	return func(dev string) any { return with(baseEvent(dev), changes) }
+	return func(dev string) any { return functest.With(baseEvent(dev), changes) }
 }
 
 func runCases(t *testing.T, cases []statsCase) {
@@ -64,12 +57,10 @@ func runCases(t *testing.T, cases []statsCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			dev := newDeviceID()
-			for _, s := range tc.setup {
-				e.exec(strings.ReplaceAll(s, "$dev", "'"+dev+"'"))
-			}
-			res := e.post(tc.body(dev))
-			res.want(t, tc.status, strings.ReplaceAll(tc.want, "{{dev}}", dev))
+			dev := functest.NewDeviceID()
+			e.Fixture(dev, tc.setup...)
+			res := e.Post(tc.body(dev))
+			res.Want(t, tc.status, strings.ReplaceAll(tc.want, "{{dev}}", dev))
 			if tc.rows != nil {
 				e.checkRows(t, dev, *tc.rows)
 			}
@@ -86,7 +77,7 @@ func TestErrorCatalogue(t *testing.T) {
 	noRows := &rows{}
 	runCases(t, []statsCase{
 		{
-			name: "not JSON", body: func(string) any { return rawJSON("{") }, status: 400,
+			name: "not JSON", body: func(string) any { return functest.RawJSON("{") }, status: 400,
 			want: `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`,
 		},
 		{
@@ -107,7 +98,7 @@ func TestErrorCatalogue(t *testing.T) {
 		},
 		{
 			name: "batch whose first event has no app_id", body: func(dev string) any {
-				return []any{with(baseEvent(dev), map[string]any{"app_id": nil}), baseEvent(dev)}
+				return []any{functest.With(baseEvent(dev), map[string]any{"app_id": nil}), baseEvent(dev)}
 			}, status: 400,
 			want: `{"error":"invalid_app_id","message":"App ID is required","moreInfo":{}}`, rows: noRows,
 		},
@@ -140,7 +131,7 @@ func TestErrorCatalogue(t *testing.T) {
 		},
 		{
 			name: "batch item without app_id", body: func(dev string) any {
-				return []any{baseEvent(dev), with(baseEvent(dev), map[string]any{"app_id": nil})}
+				return []any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"app_id": nil})}
 			}, status: 200,
 			want: `{"error":"invalid_app_id","message":"App ID is required"}`, rows: noRows,
 		},
@@ -150,13 +141,13 @@ func TestErrorCatalogue(t *testing.T) {
 		},
 		{
 			name: "batch item with a bad app_id", body: func(dev string) any {
-				return []any{baseEvent(dev), with(baseEvent(dev), map[string]any{"app_id": "-bad"})}
+				return []any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"app_id": "-bad"})}
 			}, status: 200,
 			want: `{"error":"invalid_app_id","message":"App ID must be a reverse domain string"}`, rows: noRows,
 		},
 		{
 			name: "batch of two apps", body: func(dev string) any {
-				return []any{baseEvent(dev), with(baseEvent(dev), map[string]any{"app_id": "com.other.app"})}
+				return []any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"app_id": "com.other.app"})}
 			}, status: 200,
 			want: `{"error":"mixed_app_ids","message":"All events in a batch must have the same app_id"}`, rows: noRows,
 		},
@@ -215,23 +206,23 @@ func allActions() string { return strings.Join(plugin.StatsActions, ", ") }
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.do(http.MethodGet, "/functions/v1/stats", nil).want(t, 200, ok)
-	e.do(http.MethodPut, "/functions/v1/stats", nil).want(t, 404, `{"error":"not_found","message":"Not found"}`)
-	e.do(http.MethodPost, "/functions/v1/stats/ok", nil).want(t, 200, ok)
+	e.Do(http.MethodGet, "/functions/v1/stats", nil).Want(t, 200, ok)
+	e.Do(http.MethodPut, "/functions/v1/stats", nil).Want(t, 404, `{"error":"not_found","message":"Not found"}`)
+	e.Do(http.MethodPost, "/functions/v1/stats/ok", nil).Want(t, 200, ok)
 }
 
 // TestLimitedApps: Capgo's LIMITED_APPS refuses a listed app once its
 // app_id passed the first-event checks.
 func TestLimitedApps(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(d *Deps) { d.Limited = plugin.LimitedApps{demoApp: 1} })
-	dev := newDeviceID()
+	e := newEnv(t, func(d *Deps) { d.Limited = plugin.LimitedApps{functest.DemoApp: 1} })
+	dev := functest.NewDeviceID()
 	const limited = `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`
-	e.post(baseEvent(dev)).want(t, 429, limited)
-	e.post([]any{baseEvent(dev), with(baseEvent(dev), map[string]any{"action": nil})}).want(t, 429, limited)
-	e.post([]any{baseEvent(dev), with(baseEvent(dev), map[string]any{"app_id": "com.other.app"})}).want(t, 200,
+	e.Post(baseEvent(dev)).Want(t, 429, limited)
+	e.Post([]any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"action": nil})}).Want(t, 429, limited)
+	e.Post([]any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"app_id": "com.other.app"})}).Want(t, 200,
 		`{"error":"mixed_app_ids","message":"All events in a batch must have the same app_id"}`)
-	e.post(with(baseEvent(dev), map[string]any{"app_id": "com.other.app"})).want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
+	e.Post(functest.With(baseEvent(dev), map[string]any{"app_id": "com.other.app"})).Want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
 	e.checkRows(t, dev, rows{stats: []string{"get:1.0.0"}})
 }
 
@@ -239,21 +230,12 @@ func TestLimitedApps(t *testing.T) {
 // its queue full) the answer is 503 and the device sends the events again.
 func TestRecorderClosed(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(d *Deps) {
-		rec, err := recorder.New(d.Store.(*pgstore.Store), recorder.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rec.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		d.Recorder = rec
-	})
+	e := newEnv(t, func(d *Deps) { d.Recorder = functest.ClosedRecorder(t, d.Store.(*pgstore.Store)) })
 	const unavailable = `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`
-	dev := newDeviceID()
-	e.post(baseEvent(dev)).want(t, 503, unavailable)
-	e.post([]any{baseEvent(dev), with(baseEvent(dev), map[string]any{"action": "get"})}).want(t, 503, unavailable)
+	dev := functest.NewDeviceID()
+	e.Post(baseEvent(dev)).Want(t, 503, unavailable)
+	e.Post([]any{baseEvent(dev), functest.With(baseEvent(dev), map[string]any{"action": "get"})}).Want(t, 503, unavailable)
 	// An event with nothing to record still answers.
-	e.post(with(baseEvent(dev), map[string]any{"version_name": "9.9.9"})).want(t, 200,
+	e.Post(functest.With(baseEvent(dev), map[string]any{"version_name": "9.9.9"})).Want(t, 200,
 		`{"error":"version_not_found","message":"Version not found","app_id":"com.demo.app","version_name":"9.9.9"}`)
 }

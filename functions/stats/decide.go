@@ -93,7 +93,7 @@ func decide(ev event, snap *store.StatsSnapshot) outcome {
 		}}
 	}
 	app := snap.App
-	d := device(ev, app.AllowDeviceCustomID)
+	d := ev.Device(app.AllowDeviceCustomID)
 	stat := func(action, versionName string) plugin.StatsEvent {
 		return plugin.StatsEvent{AppID: ev.AppID, DeviceID: ev.DeviceID, Action: action, VersionName: versionName}
 	}
@@ -172,20 +172,6 @@ func statsAndDevice(d plugin.Device, failed bool, stats []plugin.StatsEvent) []p
 }
 
 func isDevicePlatform(p string) bool { return p == "ios" || p == "android" || p == "electron" }
-
-// device is Capgo's makeDevice for a stats event.
-func device(ev event, allowCustomID bool) plugin.Device {
-	d := plugin.Device{
-		AppID: ev.AppID, DeviceID: ev.DeviceID, Platform: ev.Platform,
-		PluginVersion: ev.PluginVersion, VersionBuild: ev.VersionBuild, VersionName: ev.VersionName,
-		OSVersion: ev.VersionOS, IsEmulator: ev.IsEmulator, IsProd: ev.IsProd,
-		InstallSource: ev.InstallSource, DefaultChannel: ev.DefaultChannel, KeyID: ev.KeyID,
-	}
-	if allowCustomID {
-		d.CustomID = ev.CustomID
-	}
-	return d
-}
 
 func orUnknown(s string) string {
 	if s == "" {

@@ -47,7 +47,8 @@ func TestVersionOnly(t *testing.T) {
 func TestQuery(t *testing.T) {
 	t.Parallel()
 	dc := "  beta "
-	ev := event{AppID: "a.b", DeviceID: "d", Platform: "ios", VersionName: "builtin", Action: "set", IsProd: true, OldVersionName: "1.0.0", DefaultChannel: &dc}
+	ev := event{Info: plugin.Info{AppID: "a.b", DeviceID: "d", Platform: "ios", VersionName: "builtin", IsProd: true, DefaultChannel: &dc},
+		Action: "set", OldVersionName: "1.0.0"}
 	want := store.StatsQuery{AppID: "a.b", DeviceID: "d", Platform: "ios", VersionName: "builtin", VersionDeleted: true, OldVersionName: "1.0.0", DefaultChannel: "beta"}
 	if d := cmp.Diff(want, query(ev)); d != "" {
 		t.Errorf("query (-want +got):\n%s", d)
@@ -64,9 +65,9 @@ func TestDecide(t *testing.T) {
 	id := func(n int64) *int64 { return &n }
 	beta := &store.ChannelRef{ID: 7, Name: "beta"}
 	app := store.App{AppID: "com.demo.app", OwnerOrg: "org", PlanValid: true, AllowDeviceCustomID: true}
-	ev := event{AppID: "com.demo.app", DeviceID: "dev", Platform: "android", VersionName: "1.0.0", VersionBuild: "1.0.0",
-		VersionOS: "14", PluginVersion: "7.0.0", Action: "set", IsProd: true, CustomID: "c"}
-	dev := device(ev, true)
+	ev := event{Info: plugin.Info{AppID: "com.demo.app", DeviceID: "dev", Platform: "android", VersionName: "1.0.0", VersionBuild: "1.0.0",
+		VersionOS: "14", PluginVersion: "7.0.0", IsProd: true, CustomID: "c"}, Action: "set"}
+	dev := ev.Device(true)
 	mau := plugin.DeviceUsage{DeviceID: "dev", AppID: "com.demo.app", OrgID: "org", Platform: "android", VersionBuild: "1.0.0"}
 	stat := func(action, vn string) plugin.StatsEvent {
 		return plugin.StatsEvent{AppID: "com.demo.app", DeviceID: "dev", Action: action, VersionName: vn}
@@ -105,7 +106,7 @@ func TestDecide(t *testing.T) {
 			ev:   with(func(e *event) { e.VersionName = "builtin" }),
 			snap: &store.StatsSnapshot{App: app, VersionID: id(1), Channel: beta},
 			want: outcome{verdict: recorded, events: []plugin.Event{mau, stat("set", "builtin"),
-				plugin.DeviceUpsert{Device: device(with(func(e *event) { e.VersionName = "builtin" }), true)}}},
+				plugin.DeviceUpsert{Device: with(func(e *event) { e.VersionName = "builtin" }).Device(true)}}},
 		},
 		{
 			name: "a failure counts a fail without the device",
@@ -124,7 +125,7 @@ func TestDecide(t *testing.T) {
 			ev:   with(func(e *event) { e.Action = "get" }),
 			snap: &store.StatsSnapshot{App: store.App{OwnerOrg: "org", PlanValid: true}, VersionID: id(1)},
 			want: outcome{verdict: recorded, events: []plugin.Event{mau, stat("customIdBlocked", "1.0.0"), stat("get", "1.0.0"),
-				plugin.DeviceUpsert{Device: device(ev, false)}}},
+				plugin.DeviceUpsert{Device: ev.Device(false)}}},
 		},
 		{
 			name: "a platform devices cannot hold skips the device write",

@@ -11,13 +11,11 @@ package stats
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
-	"time"
 
+	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -25,10 +23,6 @@ import (
 // maxBodyBytes bounds a stats body: plugins send at most 200 queued events
 // per batch, each well under 64 KiB even with full metadata.
 const maxBodyBytes = 16 << 20
-
-// recordTimeout bounds the writes of one event, which run detached from
-// the client so a hang-up cannot drop them.
-const recordTimeout = 10 * time.Second
 
 // Deps is what the handler needs.
 type Deps struct {
@@ -79,7 +73,7 @@ const (
 
 // post is Capgo's stats POST (backend-semantics.md §3.1).
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
-	data, err := readBody(w, r)
+	data, err := plugin.ReadBody(w, r, maxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -156,7 +150,7 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	if err := h.record(r.Context(), log, out.events); err != nil {
+	if err := recording.Record(r.Context(), h.d.Recorder, log, "stats", out.events); err != nil {
 		return err
 	}
 	switch out.verdict {
@@ -199,7 +193,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			e := plugin.ErrOnPremise()
 			results = append(results, itemError(e.Code, e.Message, i))
 		case planUpgrade:
-			if err := h.record(ctx, log, events); err != nil {
+			if err := recording.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
 				return err
 			}
 			return plugin.ErrOnPremise()
@@ -210,7 +204,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			results = append(results, plugin.Object{{Key: "status", Value: "ok"}, {Key: "index", Value: i}})
 		}
 	}
-	if err := h.record(ctx, log, events); err != nil {
+	if err := recording.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
 		return err
 	}
 	plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}, {Key: "results", Value: results}})
@@ -239,40 +233,4 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, ev event) (outc
 	out := decide(ev, found)
 	log.DebugContext(ctx, "stats.event", "verdict", int(out.verdict), "rows", len(out.events))
 	return out, nil
-}
-
-// record writes the rows, detached from the client: Capgo awaits these
-// writes before answering and so do we. Rows the database refuses do not
-// change the answer (Capgo ignores them too); a recorder that takes
-// nothing (overloaded, shutting down) is a 503.
-func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	err := h.d.Recorder.Record(ctx, events...)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrOverloaded):
-		log.WarnContext(ctx, "stats.recorder_overloaded", "err", err)
-		return plugin.ErrServiceUnavailable(err)
-	}
-	log.ErrorContext(ctx, "stats.record_failed", "err", err, "events", len(events))
-	return nil
-}
-
-// readBody reads a bounded request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-			Message: "Request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes"}
-	}
-	if err != nil {
-		return nil, plugin.ErrInvalidJSONParseBody(err)
-	}
-	return data, nil
 }

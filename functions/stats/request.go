@@ -1,30 +1,17 @@
 package stats
 
 import (
-	"strings"
-
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
-// event is one validated /stats event.
+// event is one validated /stats event: the info object (with a free-form
+// platform, and a version_name that may be "1.2.3:file") and the event's
+// own fields.
 type event struct {
-	AppID          string
-	DeviceID       string
-	Platform       string // free-form on /stats
-	VersionName    string // after builtin substitution; may be "1.2.3:file"
-	VersionBuild   string
-	VersionOS      string
-	PluginVersion  string
+	plugin.Info
 	Action         string
 	OldVersionName string
-	IsEmulator     bool
-	IsProd         bool
-	DefaultChannel *string // nil when absent
-	// CustomID is trimmed; "" when absent or blank.
-	CustomID      string
-	InstallSource string // trimmed, lowercased; "" when absent or blank
-	KeyID         string
-	Metadata      map[string]string // normalised; nil when empty
+	Metadata       map[string]string // normalised; nil when empty
 }
 
 // statsSchema is Capgo's statsRequestSchema plus one rule of ours: an
@@ -44,27 +31,12 @@ func parseEvent(raw plugin.Body) (event, error) {
 	if err != nil {
 		return event{}, err
 	}
-	ev := event{
-		AppID:          str(m, "app_id"),
-		DeviceID:       str(m, "device_id"),
-		Platform:       str(m, "platform"),
-		VersionName:    str(m, "version_name"),
-		VersionBuild:   str(m, "version_build"),
-		VersionOS:      str(m, "version_os"),
-		PluginVersion:  str(m, "plugin_version"),
+	return event{
+		Info:           plugin.InfoOf(m),
 		Action:         str(m, "action"),
 		OldVersionName: str(m, "old_version_name"),
-		IsEmulator:     m["is_emulator"] == true,
-		IsProd:         m["is_prod"] == true,
-		CustomID:       strings.TrimSpace(str(m, "custom_id")),
-		InstallSource:  strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
-		KeyID:          str(m, "key_id"),
 		Metadata:       normalizeMetadata(m["metadata"]),
-	}
-	if dc, ok := m["defaultChannel"].(string); ok {
-		ev.DefaultChannel = &dc
-	}
-	return ev, nil
+	}, nil
 }
 
 // normalizeMetadata is Capgo's normalizeStatsMetadata on a validated

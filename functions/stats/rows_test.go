@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
@@ -204,13 +206,13 @@ func TestBatch(t *testing.T) {
 		{
 			name: "per-item results", body: func(dev string) any {
 				return []any{
-					with(baseEvent(strings.ToUpper(dev)), map[string]any{"action": "get"}),
-					with(baseEvent(dev), map[string]any{"version_os": nil}),
-					with(baseEvent(dev), map[string]any{"version_name": "9.9.9"}),
-					with(baseEvent(dev), map[string]any{"action": "nope"}),
-					with(baseEvent(dev), map[string]any{"device_id": nil}),
-					with(baseEvent(dev), map[string]any{"action": nil}),
-					with(baseEvent(dev), map[string]any{"action": "set_fail"}),
+					functest.With(baseEvent(strings.ToUpper(dev)), map[string]any{"action": "get"}),
+					functest.With(baseEvent(dev), map[string]any{"version_os": nil}),
+					functest.With(baseEvent(dev), map[string]any{"version_name": "9.9.9"}),
+					functest.With(baseEvent(dev), map[string]any{"action": "nope"}),
+					functest.With(baseEvent(dev), map[string]any{"device_id": nil}),
+					functest.With(baseEvent(dev), map[string]any{"action": nil}),
+					functest.With(baseEvent(dev), map[string]any{"action": "set_fail"}),
 				}
 			}, status: 200,
 			want: `{"status":"ok","results":[
@@ -226,7 +228,7 @@ func TestBatch(t *testing.T) {
 		},
 		{
 			name: "unknown app: every item is on-premise", body: func(dev string) any {
-				ev := with(baseEvent(dev), map[string]any{"app_id": "does.not.exist"})
+				ev := functest.With(baseEvent(dev), map[string]any{"app_id": "does.not.exist"})
 				return []any{ev, ev}
 			}, status: 200,
 			want: `{"status":"ok","results":[
@@ -237,8 +239,8 @@ func TestBatch(t *testing.T) {
 		{
 			name: "a device reporting several actions", body: func(dev string) any {
 				return []any{
-					with(baseEvent(dev), map[string]any{"action": "download_complete", "version_name": "1.361.0"}),
-					with(baseEvent(dev), map[string]any{"action": "set", "version_name": "1.361.0", "old_version_name": "1.0.0"}),
+					functest.With(baseEvent(dev), map[string]any{"action": "download_complete", "version_name": "1.361.0"}),
+					functest.With(baseEvent(dev), map[string]any{"action": "set", "version_name": "1.361.0", "old_version_name": "1.0.0"}),
 				}
 			}, status: 200,
 			want: `{"status":"ok","results":[{"status":"ok","index":0},{"status":"ok","index":1}]}`,
@@ -262,10 +264,10 @@ func TestMetadata(t *testing.T) {
 		{"empty object", map[string]any{}, "null"},
 		{"only an empty key", map[string]any{"": "x"}, "null"},
 	} {
-		dev := newDeviceID()
-		e.post(with(baseEvent(dev), map[string]any{"action": "webview_javascript_error", "metadata": tc.metadata})).want(t, 200, ok)
+		dev := functest.NewDeviceID()
+		e.Post(functest.With(baseEvent(dev), map[string]any{"action": "webview_javascript_error", "metadata": tc.metadata})).Want(t, 200, ok)
 		var got []byte
-		if err := e.pool.QueryRow(context.Background(), `SELECT coalesce(metadata::text, 'null') FROM stats WHERE device_id = $1`, dev).Scan(&got); err != nil {
+		if err := e.Pool.QueryRow(context.Background(), `SELECT coalesce(metadata::text, 'null') FROM stats WHERE device_id = $1`, dev).Scan(&got); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		var g, w any
@@ -286,18 +288,18 @@ func TestEveryAction(t *testing.T) {
 	}
 	e := newEnv(t)
 	for _, action := range plugin.StatsActions {
-		dev := newDeviceID()
-		ev := with(baseEvent(dev), map[string]any{"action": action, "custom_id": "test2", "plugin_version": "7.17.0"})
-		e.post(ev).want(t, 200, ok)
-		if got := e.strings(`SELECT action::text FROM stats WHERE device_id = $1`, dev); !cmp.Equal(got, []string{action}) {
+		dev := functest.NewDeviceID()
+		ev := functest.With(baseEvent(dev), map[string]any{"action": action, "custom_id": "test2", "plugin_version": "7.17.0"})
+		e.Post(ev).Want(t, 200, ok)
+		if got := e.Strings(`SELECT action::text FROM stats WHERE device_id = $1`, dev); !cmp.Equal(got, []string{action}) {
 			t.Errorf("%s: stats rows %v", action, got)
 		}
 		wantDevice := []string{"1.0.0|test2|7.17.0|16.1"}
 		if strings.HasSuffix(action, "_fail") {
 			wantDevice = nil
 		}
-		got := e.strings(`SELECT version_name || '|' || custom_id || '|' || plugin_version || '|' || os_version FROM devices WHERE device_id = $1`, dev)
-		if d := cmp.Diff(wantDevice, got, cmpEmpty); d != "" {
+		got := e.Strings(`SELECT version_name || '|' || custom_id || '|' || plugin_version || '|' || os_version FROM devices WHERE device_id = $1`, dev)
+		if d := cmp.Diff(wantDevice, got, cmpopts.EquateEmpty()); d != "" {
 			t.Errorf("%s: devices row (-want +got):\n%s", action, d)
 		}
 	}
@@ -308,15 +310,15 @@ func TestEveryAction(t *testing.T) {
 func TestDefaultChannel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	dev := newDeviceID()
+	dev := functest.NewDeviceID()
 	get := func() []string {
-		return e.strings(`SELECT coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev)
+		return e.Strings(`SELECT coalesce(default_channel, '-') FROM devices WHERE device_id = $1`, dev)
 	}
 	for _, step := range []struct {
 		defaultChannel any
 		want           string
 	}{{"beta", "beta"}, {"development", "development"}, {nil, "-"}} {
-		e.post(with(baseEvent(dev), map[string]any{"action": "get", "defaultChannel": step.defaultChannel})).want(t, 200, ok)
+		e.Post(functest.With(baseEvent(dev), map[string]any{"action": "get", "defaultChannel": step.defaultChannel})).Want(t, 200, ok)
 		if got := get(); !cmp.Equal(got, []string{step.want}) {
 			t.Errorf("defaultChannel %v: devices.default_channel = %v, want %s", step.defaultChannel, got, step.want)
 		}

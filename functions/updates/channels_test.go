@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 )
 
 const overrideTo = `INSERT INTO channel_devices (channel_id, app_id, device_id, owner_org)
@@ -77,8 +79,8 @@ func TestChannelResolution(t *testing.T) {
 // TestDeviceRow covers the devices compare-then-upsert as /updates drives it.
 func TestDeviceRow(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	dev := newDeviceID()
+	e := newEnv(t)
+	dev := functest.NewDeviceID()
 	ctx := context.Background()
 	type row struct {
 		versionName, defaultChannel, customID, installSource, keyID string
@@ -87,7 +89,7 @@ func TestDeviceRow(t *testing.T) {
 	read := func() row {
 		t.Helper()
 		var r row
-		err := e.pool.QueryRow(ctx, `SELECT version_name, coalesce(default_channel, '<null>'), custom_id, coalesce(install_source, '<null>'),
+		err := e.Pool.QueryRow(ctx, `SELECT version_name, coalesce(default_channel, '<null>'), custom_id, coalesce(install_source, '<null>'),
 			coalesce(key_id, '<null>'), updated_at FROM devices WHERE device_id = $1`, dev).
 			Scan(&r.versionName, &r.defaultChannel, &r.customID, &r.installSource, &r.keyID, &r.updatedAt)
 		if err != nil {
@@ -95,8 +97,8 @@ func TestDeviceRow(t *testing.T) {
 		}
 		return r
 	}
-	body := with(baseBody(dev), map[string]any{"defaultChannel": "beta", "custom_id": "  user-1 ", "install_source": " Google_Play ", "key_id": "abcd"})
-	e.post(body)
+	body := functest.With(functest.BaseBody(dev), map[string]any{"defaultChannel": "beta", "custom_id": "  user-1 ", "install_source": " Google_Play ", "key_id": "abcd"})
+	e.Post(body)
 	first := read()
 	want := row{versionName: "1.361.0", defaultChannel: "beta", customID: "user-1", installSource: "google_play", keyID: "abcd", updatedAt: first.updatedAt}
 	if first != want {
@@ -105,13 +107,13 @@ func TestDeviceRow(t *testing.T) {
 	// The device now runs the offered bundle: nothing compared changes
 	// except version_name… which is the offered one again, so the row is
 	// untouched and updated_at stays.
-	e.post(with(body, map[string]any{"version_name": "1.361.0"}))
+	e.Post(functest.With(body, map[string]any{"version_name": "1.361.0"}))
 	if got := read(); got.updatedAt != first.updatedAt {
 		t.Errorf("unchanged device: updated_at moved from %v to %v", first.updatedAt, got.updatedAt)
 	}
 	// Absent custom_id, install_source and key_id keep the stored values;
 	// an absent defaultChannel overwrites it with NULL (Capgo's quirk).
-	e.post(with(baseBody(dev), map[string]any{"version_name": "1.1.0"}))
+	e.Post(functest.With(functest.BaseBody(dev), map[string]any{"version_name": "1.1.0"}))
 	got := read()
 	want = row{versionName: "1.0.0", defaultChannel: "<null>", customID: "user-1", installSource: "google_play", keyID: "abcd", updatedAt: got.updatedAt}
 	if got != want {
@@ -121,8 +123,8 @@ func TestDeviceRow(t *testing.T) {
 		t.Errorf("changed device: updated_at %v not after %v", got.updatedAt, first.updatedAt)
 	}
 	// custom_id is dropped when the app disallows it.
-	e.exec(`UPDATE apps SET allow_device_custom_id = false`)
-	e.post(with(baseBody(dev), map[string]any{"custom_id": "user-2"}))
+	e.Exec(`UPDATE apps SET allow_device_custom_id = false`)
+	e.Post(functest.With(functest.BaseBody(dev), map[string]any{"custom_id": "user-2"}))
 	if got := read(); got.customID != "user-1" {
 		t.Errorf("custom_id with allow_device_custom_id=false: got %q, want the stored user-1", got.customID)
 	}
@@ -132,10 +134,10 @@ func TestDeviceRow(t *testing.T) {
 // adds devices; paused rollouts keep devices already on the rollout bundle.
 func TestRollout(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	e.exec(`UPDATE channels SET rollout_version = (SELECT id FROM app_versions WHERE name = '1.360.0'),
+	e := newEnv(t)
+	e.Exec(`UPDATE channels SET rollout_version = (SELECT id FROM app_versions WHERE name = '1.360.0'),
 		rollout_enabled = true, rollout_percentage_bps = 3000 WHERE name = 'beta'`)
-	if n := e.count(`SELECT rollout_channel_count FROM apps WHERE app_id = 'com.demo.app'`); n != 1 {
+	if n := e.Count(`SELECT rollout_channel_count FROM apps WHERE app_id = 'com.demo.app'`); n != 1 {
 		t.Fatalf("rollout_channel_count = %d, want 1", n)
 	}
 	const devices = 60
@@ -147,10 +149,10 @@ func TestRollout(t *testing.T) {
 		t.Helper()
 		got := map[string]string{}
 		for _, id := range ids {
-			res := e.post(with(baseBody(id), map[string]any{"defaultChannel": "beta", "version_name": "1.1.0"}))
-			v, _ := res.obj(t)["version"].(string)
+			res := e.Post(functest.With(functest.BaseBody(id), map[string]any{"defaultChannel": "beta", "version_name": "1.1.0"}))
+			v, _ := res.Object(t)["version"].(string)
 			if v != "1.360.0" && v != "1.361.0" {
-				t.Fatalf("device %s: unexpected answer %s", id, res.raw)
+				t.Fatalf("device %s: unexpected answer %s", id, res.Raw)
 			}
 			got[id] = v
 		}
@@ -172,7 +174,7 @@ func TestRollout(t *testing.T) {
 	if n30 == 0 || n30 == devices {
 		t.Fatalf("30%% rollout selected %d of %d devices", n30, devices)
 	}
-	e.exec(`UPDATE channels SET rollout_percentage_bps = 7000 WHERE name = 'beta'`)
+	e.Exec(`UPDATE channels SET rollout_percentage_bps = 7000 WHERE name = 'beta'`)
 	at70 := check()
 	n70 := 0
 	for _, id := range ids {
@@ -189,15 +191,15 @@ func TestRollout(t *testing.T) {
 
 	// Paused: devices already on 1.360.0 keep it (no new version for them),
 	// the others get the stable bundle.
-	e.exec(`UPDATE channels SET rollout_paused_at = now() WHERE name = 'beta'`)
-	if names := e.count(`SELECT cardinality(rollout_paused_version_names) FROM apps WHERE app_id = 'com.demo.app'`); names != 1 {
+	e.Exec(`UPDATE channels SET rollout_paused_at = now() WHERE name = 'beta'`)
+	if names := e.Count(`SELECT cardinality(rollout_paused_version_names) FROM apps WHERE app_id = 'com.demo.app'`); names != 1 {
 		t.Fatalf("rollout_paused_version_names has %d names, want 1", names)
 	}
-	on := with(baseBody(ids[0]), map[string]any{"defaultChannel": "beta", "version_name": "1.360.0"})
-	e.post(on).want(t, 200, `{"error":"no_new_version_available","message":"No new version available","kind":"up_to_date"}`)
+	on := functest.With(functest.BaseBody(ids[0]), map[string]any{"defaultChannel": "beta", "version_name": "1.360.0"})
+	e.Post(on).Want(t, 200, `{"error":"no_new_version_available","message":"No new version available","kind":"up_to_date"}`)
 	for _, id := range ids {
-		res := e.post(with(baseBody(id), map[string]any{"defaultChannel": "beta", "version_name": "1.1.0"}))
-		if v := res.obj(t)["version"]; v != "1.361.0" {
+		res := e.Post(functest.With(functest.BaseBody(id), map[string]any{"defaultChannel": "beta", "version_name": "1.1.0"}))
+		if v := res.Object(t)["version"]; v != "1.361.0" {
 			t.Errorf("paused rollout: device %s got %v, want the stable 1.361.0", id, v)
 		}
 	}
@@ -206,7 +208,7 @@ func TestRollout(t *testing.T) {
 func (e *env) rolloutID(t *testing.T) string {
 	t.Helper()
 	var id string
-	if err := e.pool.QueryRow(context.Background(), `SELECT rollout_id::text FROM channels WHERE name = 'beta'`).Scan(&id); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT rollout_id::text FROM channels WHERE name = 'beta'`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id

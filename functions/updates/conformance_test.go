@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 )
 
 // rows are the writes one update check is expected to make for its device.
@@ -22,48 +24,27 @@ type rows struct {
 func (e *env) checkRows(t *testing.T, dev string, want rows) {
 	t.Helper()
 	got := rows{
-		stats:        e.strings(`SELECT action::text || ':' || version_name FROM stats WHERE device_id = $1 ORDER BY id`, dev),
-		mau:          e.count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, dev),
-		versionUsage: e.strings(`SELECT action::text || ':' || version_name FROM version_usage WHERE app_id = $1 ORDER BY "timestamp"`, demoApp),
+		stats:        e.StatsRows(dev),
+		mau:          e.Count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, dev),
+		versionUsage: e.Strings(`SELECT action::text || ':' || version_name FROM version_usage WHERE app_id = $1 ORDER BY "timestamp"`, functest.DemoApp),
 	}
-	if v := e.strings(`SELECT version_name FROM devices WHERE device_id = $1`, dev); len(v) > 0 {
+	if v := e.Strings(`SELECT version_name FROM devices WHERE device_id = $1`, dev); len(v) > 0 {
 		got.deviceVersion = v[0]
 	}
-	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpEmpty); d != "" {
+	if d := cmp.Diff(want, got, cmp.AllowUnexported(rows{}), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("rows written (-want +got):\n%s", d)
 	}
 }
 
-// strings runs a query returning one text column.
-func (e *env) strings(sql string, args ...any) []string {
-	e.t.Helper()
-	r, err := e.pool.Query(context.Background(), sql, args...)
-	if err != nil {
-		e.t.Fatalf("query %q: %v", sql, err)
-	}
-	out, err := pgx.CollectRows(r, pgx.RowTo[string])
-	if err != nil {
-		e.t.Fatalf("query %q: %v", sql, err)
-	}
-	return out
-}
-
-var cmpEmpty = cmp.Transformer("nilSlice", func(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
-})
-
 // zipURL is the files/read fallback URL of a demo bundle (no S3 signer).
 func zipURL(version, checksum, dev string) string {
-	return "http://capgo.test/functions/v1/files/read/attachments/orgs/" + demoOrg + "/apps/" + demoApp + "/" + version + ".zip?key=" + checksum + "&device_id=" + dev
+	return "http://capgo.test/functions/v1/files/read/attachments/orgs/" + functest.DemoOrg + "/apps/" + functest.DemoApp + "/" + version + ".zip?key=" + checksum + "&device_id=" + dev
 }
 
 type updateCase struct {
 	name   string
 	setup  []string       // SQL run first; "$dev" is replaced by the device id
-	body   map[string]any // changes to baseBody
+	body   map[string]any // changes to functest.BaseBody
 	status int
 	want   string // JSON; {{dev}} and {{org}} are replaced
 	rows   *rows  // nil: not checked
@@ -74,14 +55,12 @@ func runCases(t *testing.T, cases []updateCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, nil)
-			dev := newDeviceID()
-			for _, s := range tc.setup {
-				e.exec(strings.ReplaceAll(s, "$dev", "'"+dev+"'"))
-			}
-			res := e.post(with(baseBody(dev), tc.body))
-			want := strings.NewReplacer("{{dev}}", dev, "{{org}}", demoOrg).Replace(tc.want)
-			res.want(t, tc.status, want)
+			e := newEnv(t)
+			dev := functest.NewDeviceID()
+			e.Fixture(dev, tc.setup...)
+			res := e.Post(functest.With(functest.BaseBody(dev), tc.body))
+			want := strings.NewReplacer("{{dev}}", dev, "{{org}}", functest.DemoOrg).Replace(tc.want)
+			res.Want(t, tc.status, want)
 			if tc.rows != nil {
 				e.checkRows(t, dev, *tc.rows)
 			}
@@ -291,7 +270,7 @@ func TestResponseShape(t *testing.T) {
 	t.Parallel()
 	const manifest = `INSERT INTO manifest (app_version_id, file_name, s3_path, file_hash)
 		SELECT id, 'index.html', 'orgs/{{org}}/apps/com.demo.app/delta/abc_index.html', 'aaa' FROM app_versions WHERE name = '1.0.0'`
-	m := strings.ReplaceAll(manifest, "{{org}}", demoOrg)
+	m := strings.ReplaceAll(manifest, "{{org}}", functest.DemoOrg)
 	manifestURL := `http://capgo.test/functions/v1/files/read/attachments/orgs/{{org}}/apps/com.demo.app/delta/abc_index.html?key=`
 	runCases(t, caseList{
 		{
@@ -348,9 +327,9 @@ type caseList []updateCase
 
 func (cs caseList) withVersionID(t *testing.T) []updateCase {
 	t.Helper()
-	e := newEnv(t, nil)
+	e := newEnv(t)
 	var id string
-	if err := e.pool.QueryRow(context.Background(), `SELECT id::text FROM app_versions WHERE name = '1.0.0'`).Scan(&id); err != nil {
+	if err := e.Pool.QueryRow(context.Background(), `SELECT id::text FROM app_versions WHERE name = '1.0.0'`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	out := slices.Clone([]updateCase(cs))
@@ -363,16 +342,16 @@ func (cs caseList) withVersionID(t *testing.T) []updateCase {
 // TestRoutes covers the function's other paths.
 func TestRoutes(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	e.do(http.MethodGet, "/functions/v1/updates", nil).want(t, 200, `{"status":"ok"}`)
-	e.do(http.MethodGet, "/functions/v1/updates/", nil).want(t, 200, `{"status":"ok"}`)
-	e.do(http.MethodPost, "/functions/v1/updates/ok", nil).want(t, 200, `{"status":"ok"}`)
-	e.do(http.MethodGet, "/functions/v1/updates/nope", nil).want(t, 404, `{"error":"not_found","message":"Not found"}`)
-	e.do(http.MethodDelete, "/functions/v1/updates", nil).want(t, 404, `{"error":"not_found","message":"Not found"}`)
-	e.do(http.MethodPost, "/functions/v1/updates", []byte(`{"app_id":`)).want(t, 400, `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`)
-	e.do(http.MethodPost, "/functions/v1/updates", []byte(`{}`)).want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":{}}}`)
-	e.do(http.MethodPost, "/functions/v1/updates", []byte(`null`)).want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":null}}`)
-	e.do(http.MethodPost, "/functions/v1/updates", []byte(`{"device_id":42,"app_id":"com.demo.app"}`)).want(t, 400,
+	e := newEnv(t)
+	e.Do(http.MethodGet, "/functions/v1/updates", nil).Want(t, 200, `{"status":"ok"}`)
+	e.Do(http.MethodGet, "/functions/v1/updates/", nil).Want(t, 200, `{"status":"ok"}`)
+	e.Do(http.MethodPost, "/functions/v1/updates/ok", nil).Want(t, 200, `{"status":"ok"}`)
+	e.Do(http.MethodGet, "/functions/v1/updates/nope", nil).Want(t, 404, `{"error":"not_found","message":"Not found"}`)
+	e.Do(http.MethodDelete, "/functions/v1/updates", nil).Want(t, 404, `{"error":"not_found","message":"Not found"}`)
+	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`{"app_id":`)).Want(t, 400, `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`)
+	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`{}`)).Want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":{}}}`)
+	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`null`)).Want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":null}}`)
+	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`{"device_id":42,"app_id":"com.demo.app"}`)).Want(t, 400,
 		`{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[
 			{"message":"Device ID must be a string","path":["device_id"],"code":"custom"},
 			{"message":"Version name is required","path":["version_name"],"code":"custom"},
@@ -380,15 +359,15 @@ func TestRoutes(t *testing.T) {
 			{"message":"Platform is required","path":["platform"],"code":"custom"},
 			{"message":"plugin_version is required","path":["plugin_version"],"code":"custom"}]}}}}`)
 
-	res := e.do(http.MethodGet, "/functions/v1/updates", nil)
-	if got := res.header.Get("X-Worker-Source"); !strings.HasPrefix(got, "updates-") {
+	res := e.Do(http.MethodGet, "/functions/v1/updates", nil)
+	if got := res.Header.Get("X-Worker-Source"); !strings.HasPrefix(got, "updates-") {
 		t.Errorf("X-Worker-Source = %q", got)
 	}
-	if res.header.Get("X-Request-Id") == "" || res.header.Get("Content-Security-Policy") == "" {
-		t.Errorf("missing X-Request-Id or Content-Security-Policy: %v", res.header)
+	if res.Header.Get("X-Request-Id") == "" || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("missing X-Request-Id or Content-Security-Policy: %v", res.Header)
 	}
 
-	req, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/functions/v1/updates", nil)
+	req, _ := http.NewRequest(http.MethodOptions, e.URL+"/functions/v1/updates", nil)
 	req.Header.Set("Origin", "capacitor://localhost")
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	pre, err := http.DefaultClient.Do(req)

@@ -74,7 +74,7 @@ func TestRolloutRules(t *testing.T) {
 // TestDecideWithoutApp: unknown apps record a "get" stat only.
 func TestDecideWithoutApp(t *testing.T) {
 	t.Parallel()
-	req := plugin.UpdateRequest{AppID: "com.x.y", DeviceID: "d", VersionName: "1.0.0"}
+	req := plugin.UpdateRequest{Info: plugin.Info{AppID: "com.x.y", DeviceID: "d", VersionName: "1.0.0"}}
 	out := decide(req, nil)
 	if out.answer == nil || out.answer.Code != "on_premise_app" || out.answer.Status != 429 {
 		t.Fatalf("answer = %+v", out.answer)

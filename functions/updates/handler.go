@@ -7,24 +7,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
-
-// maxBodyBytes bounds an update-check body; real ones are under 1 KiB.
-const maxBodyBytes = 1 << 20
-
-// recordTimeout bounds the writes of one request, which run detached from
-// the client so a hang-up cannot drop them.
-const recordTimeout = 10 * time.Second
 
 // BundleSigner turns a storage key (app_versions.r2_path) into a URL a
 // device can download.
@@ -88,7 +80,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	data, err := readBody(w, r)
+	data, err := plugin.ReadBody(w, r, plugin.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
@@ -131,7 +123,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		body, answer, evs = finish(req, out.offer, bundleURL, files)
 		events = append(events, evs...)
 	}
-	if err := h.record(ctx, log, events); err != nil {
+	if err := recording.Record(ctx, h.d.Recorder, log, "updates", events); err != nil {
 		return err
 	}
 	if answer != nil {
@@ -140,45 +132,6 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	log.DebugContext(ctx, "updates.offered", "version", out.offer.bundle.Name)
 	plugin.WriteJSON(w, http.StatusOK, body)
-	return nil
-}
-
-// readBody reads a bounded request body.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, &plugin.Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-			Message: "Request body exceeds " + strconv.Itoa(maxBodyBytes) + " bytes"}
-	}
-	if err != nil {
-		return nil, plugin.ErrInvalidJSONParseBody(err)
-	}
-	return data, nil
-}
-
-// record hands the events to the recorder, detached from the client:
-// Capgo awaits these writes before answering and so do we (the batched
-// recorder only queues them). Rows the database refuses do not change the
-// answer (Capgo ignores them too), but a recorder that takes nothing
-// (queue full, shutting down) makes the answer a 503, so that no answer
-// acknowledges a request whose rows will not be written.
-func (h *Handler) record(ctx context.Context, log *slog.Logger, events []plugin.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	err := h.d.Recorder.Record(ctx, events...)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrOverloaded):
-		// The recorder warns about overload itself, once a second.
-		log.DebugContext(ctx, "updates.record_refused", "err", err, "events", len(events))
-		return plugin.ErrServiceUnavailable(err)
-	}
-	log.ErrorContext(ctx, "updates.record_failed", "err", err, "events", len(events))
 	return nil
 }
 

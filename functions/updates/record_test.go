@@ -2,15 +2,11 @@ package updates
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
-	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 
@@ -18,24 +14,16 @@ import (
 // on a fresh database.
 func newEnvWithRecorder(t *testing.T) (*env, *recorder.Recorder) {
 	t.Helper()
-	pool := pgtest.NewPool(t)
-	st := pgstore.New(pool)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec, err := recorder.New(st, recorder.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rec.Close(context.Background()) })
-	h, err := New(Deps{Store: st, Recorder: rec, PublicURL: "http://capgo.test", Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{
-		Functions: []server.Function{{Name: "updates", Handler: h, CORS: true}},
-		Log:       log,
-	}))
-	t.Cleanup(srv.Close)
-	return &env{t: t, pool: pool, srv: srv}, rec
+	var rec *recorder.Recorder
+	e := newEnv(t, func(d *Deps) {
+		var err error
+		if rec, err = recorder.New(d.Store.(*pgstore.Store), recorder.Options{Log: functest.Discard()}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rec.Close(context.Background()) })
+		d.Recorder = rec
+	})
+	return e, rec
 }
 
 func closeRecorder(t *testing.T, rec *recorder.Recorder) {
@@ -49,25 +37,25 @@ func closeRecorder(t *testing.T, rec *recorder.Recorder) {
 
 // rowsOf counts a device's rows in each table the update check writes.
 func (e *env) rowsOf(deviceID string) [3]int {
-	e.t.Helper()
+	e.TB.Helper()
 	return [3]int{
-		e.count(`SELECT count(*) FROM stats WHERE device_id = $1`, deviceID),
-		e.count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, deviceID),
-		e.count(`SELECT count(*) FROM devices WHERE device_id = $1`, deviceID),
+		e.Count(`SELECT count(*) FROM stats WHERE device_id = $1`, deviceID),
+		e.Count(`SELECT count(*) FROM device_usage WHERE device_id = $1`, deviceID),
+		e.Count(`SELECT count(*) FROM devices WHERE device_id = $1`, deviceID),
 	}
 }
 
 func TestBatchedRecorderWritesTheOfferAfterClose(t *testing.T) {
 	t.Parallel()
 	e, rec := newEnvWithRecorder(t)
-	dev := newDeviceID()
-	e.post(with(baseBody(dev), map[string]any{"version_name": "1.1.0"})).want(t, 200,
+	dev := functest.NewDeviceID()
+	e.Post(functest.With(functest.BaseBody(dev), map[string]any{"version_name": "1.1.0"})).Want(t, 200,
 		`{"version":"1.0.0","url":"`+zipURL("1.0.0", "3885ee49", dev)+`","session_key":"","checksum":"3885ee49"}`)
 	closeRecorder(t, rec)
 	if got, want := e.rowsOf(dev), [3]int{1, 1, 1}; got != want {
 		t.Errorf("stats, device_usage, devices rows = %v, want %v", got, want)
 	}
-	if got := e.count(`SELECT count(*) FROM devices WHERE device_id = $1 AND version_name = '1.0.0'`, dev); got != 1 {
+	if got := e.Count(`SELECT count(*) FROM devices WHERE device_id = $1 AND version_name = '1.0.0'`, dev); got != 1 {
 		t.Errorf("devices row does not record the offered 1.0.0")
 	}
 }
@@ -84,26 +72,28 @@ func TestRefusingRecorderAnswers503(t *testing.T) {
 		name string
 		body func(dev string) map[string]any
 	}{
-		{"offer", func(dev string) map[string]any { return with(baseBody(dev), map[string]any{"version_name": "1.1.0"}) }},
-		{"no new version", baseBody},
+		{"offer", func(dev string) map[string]any {
+			return functest.With(functest.BaseBody(dev), map[string]any{"version_name": "1.1.0"})
+		}},
+		{"no new version", functest.BaseBody},
 		{"blocked by disable_auto_update=major", func(dev string) map[string]any {
-			return with(baseBody(dev), map[string]any{"version_name": "0.0.0", "version_build": "0.0.0"})
+			return functest.With(functest.BaseBody(dev), map[string]any{"version_name": "0.0.0", "version_build": "0.0.0"})
 		}},
 		{"unknown app", func(dev string) map[string]any {
-			return with(baseBody(dev), map[string]any{"app_id": "com.unknown.app"})
+			return functest.With(functest.BaseBody(dev), map[string]any{"app_id": "com.unknown.app"})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dev := newDeviceID()
-			e.post(tc.body(dev)).want(t, 503, unavailable)
+			dev := functest.NewDeviceID()
+			e.Post(tc.body(dev)).Want(t, 503, unavailable)
 			if got := e.rowsOf(dev); got != [3]int{} {
 				t.Errorf("rows written for a refused request: %v", got)
 			}
 		})
 	}
 	// Requests that record nothing are answered as usual.
-	dev := newDeviceID()
-	e.post(with(baseBody(dev), map[string]any{"app_id": ""})).want(t, 400,
+	dev := functest.NewDeviceID()
+	e.Post(functest.With(functest.BaseBody(dev), map[string]any{"app_id": ""})).Want(t, 400,
 		`{"error":"missing_app_id","message":"Cannot find app_id","moreInfo":{"body":{"app_id":"","device_id":"`+dev+
 			`","platform":"android","version_build":"1.0.0","version_name":"1.0.0","plugin_version":"7.0.0","is_emulator":false,"is_prod":true}}}`)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -12,11 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/s3test"
-	"github.com/capgo-functions/capgo-functions/pkg/server"
-	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 
 // TestPresignedBundleDownloads: the offered URL is an S3 presigned GET that
@@ -26,7 +23,7 @@ func TestPresignedBundleDownloads(t *testing.T) {
 	s3 := s3test.Start(t)
 	s3.CreateBucket(t, "capgo")
 	zip := bytes.Repeat([]byte("PK\x03\x04 bundle 1.0.0 "), 4096)
-	key := "orgs/" + demoOrg + "/apps/" + demoApp + "/1.0.0.zip"
+	key := "orgs/" + functest.DemoOrg + "/apps/" + functest.DemoApp + "/1.0.0.zip"
 	s3.PutObject(t, "capgo", key, zip)
 	signer, err := bundleurl.NewS3(bundleurl.S3Options{
 		Endpoint: s3.Endpoint, Region: s3.Region, Bucket: "capgo",
@@ -35,13 +32,13 @@ func TestPresignedBundleDownloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, signer)
-	dev := newDeviceID()
-	res := e.post(with(baseBody(dev), map[string]any{"version_name": "1.1.0"}))
-	body := res.obj(t)
+	e := newEnv(t, withSigner(signer))
+	dev := functest.NewDeviceID()
+	res := e.Post(functest.With(functest.BaseBody(dev), map[string]any{"version_name": "1.1.0"}))
+	body := res.Object(t)
 	url, _ := body["url"].(string)
-	if res.status != 200 || body["version"] != "1.0.0" || body["checksum"] != "3885ee49" {
-		t.Fatalf("update answer: %d %s", res.status, res.raw)
+	if res.Status != 200 || body["version"] != "1.0.0" || body["checksum"] != "3885ee49" {
+		t.Fatalf("update answer: %d %s", res.Status, res.Raw)
 	}
 	get, err := http.Get(url)
 	if err != nil {
@@ -78,16 +75,8 @@ func TestDatabaseUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	st := pgstore.New(pool)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{{Name: "updates", Handler: h}}, Log: log}))
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv}
-	e.post(baseBody(newDeviceID())).want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
+	e := newEnvOn(t, pool)
+	e.Post(functest.BaseBody(functest.NewDeviceID())).Want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
 }
 
 // TestLimitedApps: Capgo's LIMITED_APPS answers 429 before validation.
@@ -97,18 +86,9 @@ func TestLimitedApps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := pgtest.NewPool(t)
-	st := pgstore.New(pool)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Limited: limited, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{{Name: "updates", Handler: h}}, Log: log}))
-	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, pool: pool}
-	e.post(map[string]any{"app_id": "com.demo.app"}).want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
-	e.post(with(baseBody(newDeviceID()), map[string]any{"app_id": "com.other.app"})).want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
+	e := newEnv(t, func(d *Deps) { d.Limited = limited })
+	e.Post(map[string]any{"app_id": "com.demo.app"}).Want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
+	e.Post(functest.With(functest.BaseBody(functest.NewDeviceID()), map[string]any{"app_id": "com.other.app"})).Want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
 	if _, err := plugin.ParseLimitedApps(`{"id":1}`); err == nil {
 		t.Error("a malformed LIMITED_APPS must be refused")
 	}

@@ -28,7 +28,7 @@ const (
 
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newTestS3(t *testing.T, o S3Options) *S3 {
+func newTestS3(t testing.TB, o S3Options) *S3 {
 	t.Helper()
 	if o.AccessKeyID == "" {
 		o.AccessKeyID = testAccessKey
@@ -388,13 +388,7 @@ func strictEscape(s string) string {
 }
 
 func BenchmarkSign(b *testing.B) {
-	s, err := NewS3(S3Options{
-		Endpoint: "localhost:54321/storage/v1/s3", Region: "local",
-		AccessKeyID: testAccessKey, SecretAccessKey: testSecret,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := newTestS3(b, S3Options{Endpoint: "localhost:54321/storage/v1/s3", Region: "local"})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -405,13 +399,7 @@ func BenchmarkSign(b *testing.B) {
 }
 
 func BenchmarkSignParallel(b *testing.B) {
-	s, err := NewS3(S3Options{
-		Endpoint: "localhost:54321/storage/v1/s3", Region: "local",
-		AccessKeyID: testAccessKey, SecretAccessKey: testSecret,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := newTestS3(b, S3Options{Endpoint: "localhost:54321/storage/v1/s3", Region: "local"})
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -296,11 +296,20 @@ func TestURLCache(t *testing.T) {
 		return v
 	}
 
-	t.Run("same key mints once, another key mints again", func(t *testing.T) {
-		t.Parallel()
+	// fixture is a cache of size entries on a fresh clock at fixedNow and a
+	// mint of 100 s tokens on that clock; a gated mint waits for m.gate.
+	fixture := func(size int, gated bool) (*fakeClock, *countingMint, *urlCache) {
 		clock := newFakeClock(fixedNow)
 		m := &countingMint{clock: clock, life: 100 * time.Second}
-		c := newURLCache(10, clock.now, discard)
+		if gated {
+			m.gate = make(chan struct{})
+		}
+		return clock, m, newURLCache(size, clock.now, discard)
+	}
+
+	t.Run("same key mints once, another key mints again", func(t *testing.T) {
+		t.Parallel()
+		_, m, c := fixture(10, false)
 		for range 5 {
 			if got := get(t, c, m, "a"); got != "a#1" {
 				t.Fatalf("got %q, want a#1", got)
@@ -316,9 +325,7 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("renewed in the background past half-life, synchronously past three quarters", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second}
-		c := newURLCache(10, clock.now, discard)
+		clock, m, c := fixture(10, false)
 		get(t, c, m, "k")
 		clock.advance(49 * time.Second)
 		if got := get(t, c, m, "k"); got != "k#1" || m.calls.Load() != 1 {
@@ -341,9 +348,7 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("a failed renewal keeps serving the old token", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second}
-		c := newURLCache(10, clock.now, discard)
+		clock, m, c := fixture(10, false)
 		get(t, c, m, "k")
 		m.fail.Store(true)
 		clock.advance(60 * time.Second)
@@ -361,10 +366,8 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("errors are remembered for a few seconds", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second}
+		clock, m, c := fixture(10, false)
 		m.fail.Store(true)
-		c := newURLCache(10, clock.now, discard)
 		for range 3 {
 			if _, err := c.get(context.Background(), "k", m.mint); err == nil || err.Error() != "mint 1 failed" {
 				t.Fatalf("err %v, want mint 1 failed", err)
@@ -379,9 +382,7 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("a burst shares one mint", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second, gate: make(chan struct{})}
-		c := newURLCache(10, clock.now, discard)
+		_, m, c := fixture(10, true)
 		const n = 200
 		var wg sync.WaitGroup
 		var started atomic.Int64
@@ -408,9 +409,7 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("a cancelled caller does not cancel the mint others wait on", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second, gate: make(chan struct{})}
-		c := newURLCache(10, clock.now, discard)
+		_, m, c := fixture(10, true)
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error)
 		go func() {
@@ -430,9 +429,7 @@ func TestURLCache(t *testing.T) {
 
 	t.Run("size is bounded", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock(fixedNow)
-		m := &countingMint{clock: clock, life: 100 * time.Second}
-		c := newURLCache(3, clock.now, discard)
+		_, m, c := fixture(3, false)
 		for i := range 50 {
 			key := fmt.Sprint("k", i)
 			if got, want := get(t, c, m, key), fmt.Sprintf("%s#%d", key, i+1); got != want {

@@ -16,7 +16,6 @@ package doctor
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // Defaults for zero Options fields.
@@ -185,7 +186,7 @@ func (o *Options) fill() error {
 		errs = append(errs, errors.New("app id is required"))
 	}
 	if o.DeviceID == "" {
-		o.DeviceID = newUUID()
+		o.DeviceID = plugin.NewUUID()
 	}
 	if o.VersionBuild == "" {
 		o.VersionBuild = DefaultVersionBuild
@@ -234,15 +235,6 @@ func checkHTTPURL(raw string) error {
 		return fmt.Errorf("%q: want an absolute http(s) URL", raw)
 	}
 	return nil
-}
-
-// newUUID returns a random lower-case UUID v4, the device id format.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // userAgent is the plugin's (plugin-protocol.md §2.2).

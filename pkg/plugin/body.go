@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf16"
@@ -14,6 +15,25 @@ import (
 // JSON.parse would give it (objects are map[string]any, numbers
 // json.Number), or a query string converted to an object.
 type Body = any
+
+// MaxBodyBytes bounds an /updates or /channel_self body; real ones are
+// under 1 KiB.
+const MaxBodyBytes = 1 << 20
+
+// ReadBody reads a request body of at most limit bytes: a longer one is
+// 413 payload_too_large, a failed read 400 invalid_json_parse_body (what
+// Capgo's parseBody answers for a body it cannot read).
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, ErrPayloadTooLarge(limit)
+	}
+	if err != nil {
+		return nil, ErrInvalidJSONParseBody(err)
+	}
+	return data, nil
+}
 
 // ParseJSONBody is Capgo's parseBody: the body must be JSON (else 400
 // invalid_json_parse_body), and a string device_id is lowercased.

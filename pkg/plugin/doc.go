@@ -4,6 +4,7 @@
 // comparison as @std/semver does it, the plugin-version gates, the error
 // envelopes with their codes, and the events a request records.
 //
-// It does no I/O and imports none of the project's other packages; the
+// Its only I/O is a request's own body and answer (ReadBody, WriteJSON,
+// WriteError), and it imports none of the project's other packages; the
 // functions/* handlers, the stores and the recorder all speak its types.
 package plugin

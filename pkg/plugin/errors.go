@@ -115,6 +115,12 @@ func ErrInvalidJSONParseBody(cause error) *Error {
 	return e
 }
 
+// ErrPayloadTooLarge: the body is longer than the function reads.
+func ErrPayloadTooLarge(limit int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+		Message: "Request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+}
+
 // ErrCannotParseBody: invalid_json_body (POST/PUT) or invalid_query_parameters
 // (GET/DELETE) with "Cannot parse body".
 func ErrCannotParseBody(code string, moreInfo Object) *Error {

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"encoding/json"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -163,5 +165,39 @@ func TestLimitedApps(t *testing.T) {
 	}
 	if _, err := ParseLimitedApps(`[{"id":"a.b","ignore":2}]`); err == nil {
 		t.Error("ignore above 1 must be refused")
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		body   string
+		limit  int64
+		status int    // 0: read
+		want   string // the body read, or the answer
+	}{
+		{"within the limit", `{"app_id":"com.demo.app"}`, 64, 0, `{"app_id":"com.demo.app"}`},
+		{"exactly the limit", "abcd", 4, 0, "abcd"},
+		{"over the limit", "abcde", 4, 413, `{"error":"payload_too_large","message":"Request body exceeds 4 bytes"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := httptest.NewRecorder()
+			got, err := ReadBody(w, httptest.NewRequest("POST", "/", strings.NewReader(tc.body)), tc.limit)
+			if tc.status == 0 {
+				if err != nil || string(got) != tc.want {
+					t.Fatalf("ReadBody = %q, %v; want %q", got, err, tc.want)
+				}
+				return
+			}
+			WriteError(w, httptest.NewRequest("POST", "/", nil), nil, err)
+			if w.Code != tc.status {
+				t.Errorf("status %d, want %d", w.Code, tc.status)
+			}
+			if d := cmp.Diff(tc.want, strings.TrimSpace(w.Body.String())); d != "" {
+				t.Errorf("answer (-want +got):\n%s", d)
+			}
+		})
 	}
 }

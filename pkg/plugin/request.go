@@ -2,23 +2,59 @@ package plugin
 
 import "strings"
 
-// UpdateRequest is a validated POST /updates body.
-type UpdateRequest struct {
-	AppID         string
-	DeviceID      string
+// Info is the info object every plugin request is built from
+// (plugin-protocol.md §3), read from a body ParsePluginBody validated:
+// /updates sends it as is, /stats adds the event's fields and
+// /channel_self the channel. Each function's request type embeds it and
+// keeps only its own fields.
+type Info struct {
+	AppID    string
+	DeviceID string // "" only where it is optional (GET /channel_self)
+	// Platform is ios, android or electron, except on /stats where it is
+	// free-form.
+	Platform      string
 	VersionName   string // after builtin substitution
 	VersionBuild  string // coerced to canonical SemVer when it was not X.Y.Z
-	Platform      string // ios, android or electron
+	VersionOS     string
 	PluginVersion string
-	Plugin        Version // PluginVersion parsed
 	IsEmulator    bool
 	IsProd        bool
 	// DefaultChannel is the body's defaultChannel; nil when absent.
 	DefaultChannel *string
-	KeyID          string // "" when absent
-	CustomID       string // trimmed; "" when absent or blank
+	CustomID       string // trimmed; "" when absent, blank or not a string
 	InstallSource  string // trimmed, lowercased; "" when absent or blank
-	VersionOS      string
+	KeyID          string // "" when absent
+}
+
+// InfoOf reads the info object of a validated body. Fields that are
+// absent or not strings read as "" (the schema already refused the ones
+// that matter); custom_id and install_source are normalised as Capgo's
+// makeDevice does.
+func InfoOf(m map[string]any) Info {
+	i := Info{
+		AppID:         str(m, "app_id"),
+		DeviceID:      str(m, "device_id"),
+		Platform:      str(m, "platform"),
+		VersionName:   str(m, "version_name"),
+		VersionBuild:  str(m, "version_build"),
+		VersionOS:     str(m, "version_os"),
+		PluginVersion: str(m, "plugin_version"),
+		IsEmulator:    m["is_emulator"] == true,
+		IsProd:        m["is_prod"] == true,
+		CustomID:      strings.TrimSpace(str(m, "custom_id")),
+		InstallSource: strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
+		KeyID:         str(m, "key_id"),
+	}
+	if dc, ok := m["defaultChannel"].(string); ok {
+		i.DefaultChannel = &dc
+	}
+	return i
+}
+
+// UpdateRequest is a validated POST /updates body.
+type UpdateRequest struct {
+	Info
+	Plugin Version // PluginVersion parsed
 }
 
 // ParseUpdateRequest validates a decoded body for POST /updates.
@@ -27,23 +63,7 @@ func ParseUpdateRequest(body Body) (UpdateRequest, error) {
 	if err != nil {
 		return UpdateRequest{}, err
 	}
-	r := UpdateRequest{
-		AppID:         str(m, "app_id"),
-		DeviceID:      str(m, "device_id"),
-		VersionName:   str(m, "version_name"),
-		VersionBuild:  str(m, "version_build"),
-		Platform:      str(m, "platform"),
-		PluginVersion: str(m, "plugin_version"),
-		IsEmulator:    m["is_emulator"] == true,
-		IsProd:        m["is_prod"] == true,
-		KeyID:         str(m, "key_id"),
-		CustomID:      strings.TrimSpace(str(m, "custom_id")),
-		InstallSource: strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
-		VersionOS:     str(m, "version_os"),
-	}
-	if dc, ok := m["defaultChannel"].(string); ok {
-		r.DefaultChannel = &dc
-	}
+	r := UpdateRequest{Info: InfoOf(m)}
 	// The schema accepted it, so it parses.
 	r.Plugin, _ = ParseVersion(r.PluginVersion)
 	return r, nil
@@ -78,17 +98,18 @@ type Device struct {
 	KeyID string
 }
 
-// Device builds the device record of an update request. allowCustomID is
-// the app's allow_device_custom_id flag.
-func (r UpdateRequest) Device(allowCustomID bool) Device {
+// Device is Capgo's makeDevice: the device record a request reports.
+// allowCustomID is the app's allow_device_custom_id flag; without it the
+// sent custom_id is dropped and the stored one kept.
+func (i Info) Device(allowCustomID bool) Device {
 	d := Device{
-		AppID: r.AppID, DeviceID: r.DeviceID, Platform: r.Platform,
-		PluginVersion: r.PluginVersion, VersionBuild: r.VersionBuild, VersionName: r.VersionName,
-		OSVersion: r.VersionOS, IsEmulator: r.IsEmulator, IsProd: r.IsProd,
-		InstallSource: r.InstallSource, DefaultChannel: r.DefaultChannel, KeyID: r.KeyID,
+		AppID: i.AppID, DeviceID: i.DeviceID, Platform: i.Platform,
+		PluginVersion: i.PluginVersion, VersionBuild: i.VersionBuild, VersionName: i.VersionName,
+		OSVersion: i.VersionOS, IsEmulator: i.IsEmulator, IsProd: i.IsProd,
+		InstallSource: i.InstallSource, DefaultChannel: i.DefaultChannel, KeyID: i.KeyID,
 	}
 	if allowCustomID {
-		d.CustomID = r.CustomID
+		d.CustomID = i.CustomID
 	}
 	return d
 }

@@ -5,27 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/functest"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.UnixMilli(1_800_000_000_000)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a settable test clock.
+func newClock() *functest.Clock { return functest.NewClock(time.UnixMilli(1_800_000_000_000)) }
 
 func TestHitCountsWithinTheWindow(t *testing.T) {
 	t.Parallel()

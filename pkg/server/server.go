@@ -4,7 +4,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -212,19 +211,11 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get("X-Request-Id")
 		if !validRequestID.MatchString(id) {
-			id = newUUID()
+			id = plugin.NewUUID()
 		}
 		c.Response().Header().Set("X-Request-Id", id)
 		return next(c)
 	}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // recoverer turns a panic into Capgo's 500 unknown_error, logged once.

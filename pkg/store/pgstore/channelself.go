@@ -71,16 +71,6 @@ INSERT INTO channel_devices (device_id, channel_id, app_id, owner_org)
 VALUES ($1, $2, $3, $4::uuid)
 ON CONFLICT (device_id, app_id) DO UPDATE SET channel_id = EXCLUDED.channel_id, updated_at = now()`
 
-// listColumn is getCompatibleChannelsPg's platform column: ios, electron,
-// else android.
-func listColumn(platform string) string {
-	switch platform {
-	case "ios", "electron":
-		return platform
-	}
-	return "android"
-}
-
 // ChannelSelfSnapshot loads the app (plan for MAU only) and the channel
 // rows the query asks for in one round trip (a pipelined batch).
 func (s *Store) ChannelSelfSnapshot(ctx context.Context, q store.ChannelSelfQuery) (store.ChannelSelfSnapshot, error) {
@@ -97,7 +87,7 @@ func (s *Store) ChannelSelfSnapshot(ctx context.Context, q store.ChannelSelfQuer
 		b.Queue(sqlSelfPublicChannels, q.AppID)
 	}
 	if q.List != nil {
-		b.Queue(sqlSelfListChannels[listColumn(q.List.Platform)], q.AppID, q.List.IsEmulator, q.List.IsProd)
+		b.Queue(sqlSelfListChannels[platformColumn(q.List.Platform, "android")], q.AppID, q.List.IsEmulator, q.List.IsProd)
 	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()

@@ -66,7 +66,7 @@ func (s *Store) StatsSnapshot(ctx context.Context, q store.StatsQuery) (store.St
 	if q.OldVersionName != "" {
 		b.Queue(sqlStatsOldVersion, q.AppID, q.OldVersionName)
 	}
-	b.Queue(sqlStatsChannel[platformColumn(q.Platform)], q.AppID, q.DeviceID, defaultChannel)
+	b.Queue(sqlStatsChannel[platformColumn(q.Platform, "ios")], q.AppID, q.DeviceID, defaultChannel)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 

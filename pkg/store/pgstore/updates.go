@@ -59,13 +59,16 @@ var sqlChannel = func() map[string]string {
 	return m
 }()
 
-// platformColumn is Capgo's choice: android, electron, else ios.
-func platformColumn(platform string) string {
+// platformColumn is the channels column (ios, android, electron) of a
+// platform, and fallback for any other value: Capgo's channel queries of
+// /updates and /stats fall back to ios, getCompatibleChannelsPg
+// (/channel_self's list) to android.
+func platformColumn(platform, fallback string) string {
 	switch platform {
-	case "android", "electron":
+	case "ios", "android", "electron":
 		return platform
 	}
-	return "ios"
+	return fallback
 }
 
 // UpdateSnapshot loads the app, the device override and the channel in
@@ -75,7 +78,7 @@ func (s *Store) UpdateSnapshot(ctx context.Context, q store.UpdateQuery) (store.
 	b := &pgx.Batch{}
 	b.Queue(sqlApp, q.AppID)
 	b.Queue(sqlOverride, q.AppID, q.DeviceID)
-	b.Queue(sqlChannel[platformColumn(q.Platform)], q.AppID, q.DefaultChannel)
+	b.Queue(sqlChannel[platformColumn(q.Platform, "ios")], q.AppID, q.DefaultChannel)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 

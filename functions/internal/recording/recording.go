@@ -1,0 +1,49 @@
+// Package recording hands the events of one device request to a
+// store.Recorder the way every device function does: detached from the
+// client, bounded in time, and with one rule for what a failed write does
+// to the answer. It sits between package plugin (which knows HTTP
+// statuses but no store) and package store (which knows no statuses).
+package recording
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/store"
+)
+
+// Timeout bounds the writes of one request, which run detached from the
+// client so a hang-up cannot drop them, while a hung database cannot pile
+// up requests.
+const Timeout = 10 * time.Second
+
+// Record writes events, detached from the client: Capgo awaits these
+// writes before answering and so do we (the batched recorder only queues
+// them). Rows the database refuses do not change the answer (Capgo ignores
+// them too) and are logged as <function>.record_failed. A recorder that
+// takes nothing (queue full, shutting down) makes the answer a 503
+// service_unavailable, so that no answer acknowledges a request whose rows
+// will not be written; the recorder warns about that itself, at most once
+// a second, so here it is only <function>.record_refused at Debug.
+//
+// function names the caller in the log events ("updates", "stats", …).
+func Record(ctx context.Context, rec store.Recorder, log *slog.Logger, function string, events []plugin.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
+	defer cancel()
+	err := rec.Record(ctx, events...)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrOverloaded):
+		log.DebugContext(ctx, function+".record_refused", "err", err, "events", len(events))
+		return plugin.ErrServiceUnavailable(err)
+	}
+	log.ErrorContext(ctx, function+".record_failed", "err", err, "events", len(events))
+	return nil
+}
