@@ -138,7 +138,8 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 	}
 	handler := server.New(server.Options{
 		Functions: []server.Function{
-			{Name: "updates", Handler: withPublicBase(cfg.PublicURL, deps.Signer, updatesHandler), CORS: true},
+			{Name: "updates", Handler: withPublicBase(cfg.PublicURL, deps.Signer, updatesHandler), CORS: true,
+				Sub: map[string]http.Handler{"/manifest_size": updatesHandler.ManifestSize()}},
 			{Name: "files", Handler: filesHandler, Methods: []string{http.MethodGet}, Match: filesMatch},
 			{Name: "stats", Handler: statsHandler, Methods: []string{http.MethodPost, http.MethodGet}},
 			{Name: "channel_self", Handler: channelSelfHandler, Methods: []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodGet}},

@@ -348,6 +348,11 @@ func TestRoutes(t *testing.T) {
 	e.Do(http.MethodPost, "/functions/v1/updates/ok", nil).Want(t, 200, `{"status":"ok"}`)
 	e.Do(http.MethodGet, "/functions/v1/updates/nope", nil).Want(t, 404, `{"error":"not_found","message":"Not found"}`)
 	e.Do(http.MethodDelete, "/functions/v1/updates", nil).Want(t, 404, `{"error":"not_found","message":"Not found"}`)
+	if head, err := http.Head(e.URL + "/functions/v1/updates"); err != nil || head.StatusCode != 200 {
+		t.Errorf("HEAD /functions/v1/updates: %v %v, want 200 as Hono answers HEAD for GET routes", head, err)
+	} else {
+		head.Body.Close()
+	}
 	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`{"app_id":`)).Want(t, 400, `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`)
 	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`{}`)).Want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":{}}}`)
 	e.Do(http.MethodPost, "/functions/v1/updates", []byte(`null`)).Want(t, 400, `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":null}}`)

@@ -44,6 +44,9 @@ type Deps struct {
 // Handler answers the update function's root path.
 type Handler struct {
 	d Deps
+	// sizer is the store's optional manifest-size capability, checked
+	// once here (nil: /manifest_size answers 404).
+	sizer store.ManifestSizer
 }
 
 // New checks the dependencies.
@@ -61,13 +64,16 @@ func New(d Deps) (*Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Handler{d: d}, nil
+	h := &Handler{d: d}
+	h.sizer, _ = d.Store.(store.ManifestSizer)
+	return h, nil
 }
 
-// ServeHTTP: GET is a health answer, POST an update check.
+// ServeHTTP: GET (and HEAD, which Hono answers for every GET route) is a
+// health answer, POST an update check.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}})
 	case http.MethodPost:
 		if err := h.check(w, r); err != nil {
