@@ -84,18 +84,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+// readBody is the start of every POST of this function, as Capgo's
+// updates routes do it: parseBody (bounded, JSON), then the LIMITED_APPS
+// check on the raw app_id, before any validation.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (plugin.Body, error) {
 	data, err := plugin.ReadBody(w, r, plugin.MaxBodyBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := plugin.ParseJSONBody(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if id, _ := plugin.BodyAppID(raw).(string); h.d.Limited.Limited(id) {
-		return plugin.ErrLimitedApp(id)
+		return nil, plugin.ErrLimitedApp(id)
+	}
+	return raw, nil
+}
+
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	raw, err := h.readBody(w, r)
+	if err != nil {
+		return err
 	}
 	req, err := plugin.ParseUpdateRequest(raw)
 	if err != nil {

@@ -31,16 +31,9 @@ func (h *Handler) ManifestSize() http.Handler {
 
 func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	data, err := plugin.ReadBody(w, r, plugin.MaxBodyBytes)
+	raw, err := h.readBody(w, r)
 	if err != nil {
 		return err
-	}
-	raw, err := plugin.ParseJSONBody(data)
-	if err != nil {
-		return err
-	}
-	if id, _ := plugin.BodyAppID(raw).(string); h.d.Limited.Limited(id) {
-		return plugin.ErrLimitedApp(id)
 	}
 	m, _ := raw.(map[string]any)
 	files := m["manifest"]
