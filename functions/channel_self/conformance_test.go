@@ -119,6 +119,12 @@ func TestRequestErrors(t *testing.T) {
 			want: `{"error":"invalid_json_parse_body","message":"Invalid JSON body","moreInfo":{"e":{}}}`}}},
 		{name: "POST empty object", steps: []step{{method: post, body: map[string]any{}, status: 400,
 			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":{}}}`}}},
+		{name: "POST a JSON null body (Capgo: 500)", steps: []step{{method: post, body: functest.RawJSON("null"), status: 400,
+			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"body":null}}`}}},
+		{name: "PUT a numeric device_id (Capgo: 500)", steps: []step{{method: put, changes: map[string]any{"device_id": 12}, status: 400,
+			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"Device ID must be a string","path":["device_id"],"code":"custom"}]}}}}`}}},
+		{name: "POST a non-string version_build (Capgo: 500)", steps: []step{{method: post, changes: map[string]any{"version_build": 5, "channel": "beta"}, status: 400,
+			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"Version build must be a string","path":["version_build"],"code":"custom"}]}}}}`}}},
 		{name: "POST without device_id", steps: []step{{method: post, changes: map[string]any{"device_id": nil, "channel": "beta"}, status: 400,
 			want: `{"error":"missing_device_id","message":"Cannot find device_id","moreInfo":{"body":{"app_id":"com.demo.app","platform":"android","version_build":"1.0.0","version_name":"1.0.0","plugin_version":"7.0.0","is_emulator":false,"is_prod":true,"channel":"beta"}}}`}}},
 		{name: "POST without app_id", steps: []step{{method: post, changes: map[string]any{"app_id": nil}, status: 400,
@@ -363,4 +369,15 @@ func TestDeviceIDLowercased(t *testing.T) {
 	e.checkRows(t, dev, rows{stats: []string{"setChannel:1.0.0"}, device: "1.0.0||-", override: "beta"})
 	e.call(del, upper).Want(t, 200, ok)
 	e.checkRows(t, dev, rows{stats: []string{"setChannel:1.0.0"}, device: "1.0.0||-"})
+}
+
+// TestBodyTooLarge: a POST or PUT body over 1 MiB is refused before it is
+// parsed (docs/compat.md).
+func TestBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	big := functest.RawJSON(`{` + strings.Repeat(" ", 1<<20) + `}`)
+	for _, method := range []string{post, put} {
+		e.call(method, big).Want(t, 413, `{"error":"payload_too_large","message":"Request body exceeds 1048576 bytes"}`)
+	}
 }

@@ -150,7 +150,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 // limited is Capgo's isLimited check, on the raw body before validation:
-// 429 too_many_requests naming the app and the device (when sent).
+// 429 too_many_requests naming the app and the device_id as sent (a JSON
+// null included; only an absent one is left out, as JSON.stringify does).
 func (h *Handler) limited(raw plugin.Body) error {
 	m, _ := raw.(map[string]any)
 	id, _ := m["app_id"].(string)
@@ -158,7 +159,7 @@ func (h *Handler) limited(raw plugin.Body) error {
 		return nil
 	}
 	info := plugin.Object{{Key: "app_id", Value: id}}
-	if dev, ok := m["device_id"]; ok && dev != nil {
+	if dev, ok := m["device_id"]; ok {
 		info = append(info, plugin.KV{Key: "device_id", Value: dev})
 	}
 	return plugin.ErrTooManyRequests(info, time.Time{}, time.Time{})

@@ -195,6 +195,14 @@ func TestLimitedApps(t *testing.T) {
 		}
 	}
 	e.call(get, map[string]any{"app_id": functest.DemoApp, "platform": "ios"}).Want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
+	// Capgo echoes body.device_id as it is: a JSON null is kept (only an
+	// absent one is left out), an empty query parameter is "".
+	for _, method := range []string{post, put} {
+		e.call(method, functest.RawJSON(`{"app_id":"com.demo.app","device_id":null}`)).Want(t, 429,
+			`{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app","device_id":null}}`)
+	}
+	e.call(del, map[string]any{"app_id": functest.DemoApp, "device_id": ""}).Want(t, 429,
+		`{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app","device_id":""}}`)
 	e.checkRows(t, dev, rows{})
 }
 

@@ -97,6 +97,11 @@ func TestErrorCatalogue(t *testing.T) {
 			want: `{"error":"invalid_app_id","message":"App ID must be a reverse domain string","moreInfo":{}}`, rows: noRows,
 		},
 		{
+			// JavaScript's /i folds ASCII only: the long s (ſ) is not an "s".
+			name: "first event with a non-ASCII letter in the app_id", body: withEvent(map[string]any{"app_id": "com.demo.\u017fapp"}), status: 400,
+			want: `{"error":"invalid_app_id","message":"App ID must be a reverse domain string","moreInfo":{}}`, rows: noRows,
+		},
+		{
 			name: "batch whose first event has no app_id", body: func(dev string) any {
 				return []any{functest.With(baseEvent(dev), map[string]any{"app_id": nil}), baseEvent(dev)}
 			}, status: 400,
@@ -120,6 +125,18 @@ func TestErrorCatalogue(t *testing.T) {
 			name: "no action (Capgo: 500)", body: withEvent(map[string]any{"action": nil}), status: 400,
 			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"action is required","path":["action"],"code":"custom"}]}}}}`,
 			rows: noRows,
+		},
+		{
+			name: "a non-string version_build (Capgo: 500)", body: withEvent(map[string]any{"version_build": 5}), status: 400,
+			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"version_build must be a string","path":["version_build"],"code":"custom"}]}}}}`,
+			rows: noRows,
+		},
+		{
+			name: "a batch item with a non-string version_build (Capgo: processing_error)", body: func(dev string) any {
+				return []any{functest.With(baseEvent(dev), map[string]any{"version_build": true}), functest.With(baseEvent(dev), map[string]any{"action": "get"})}
+			}, status: 200,
+			want: `{"status":"ok","results":[{"status":"error","error":"invalid_json_body","message":"Cannot parse body","index":0},{"status":"ok","index":1}]}`,
+			rows: &rows{stats: []string{"get:1.0.0"}, device: "1.0.0||-", mau: []string{"android:1.0.0"}},
 		},
 		{
 			name: "missing version_os and a bad device id", body: withEvent(map[string]any{"version_os": nil, "device_id": "nope"}), status: 400,
@@ -238,4 +255,15 @@ func TestRecorderClosed(t *testing.T) {
 	// An event with nothing to record still answers.
 	e.Post(functest.With(baseEvent(dev), map[string]any{"version_name": "9.9.9"})).Want(t, 200,
 		`{"error":"version_not_found","message":"Version not found","app_id":"com.demo.app","version_name":"9.9.9"}`)
+}
+
+// TestBodyTooLarge: a body over 16 MiB is refused before it is parsed
+// (docs/compat.md), and nothing is written.
+func TestBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dev := functest.NewDeviceID()
+	big := `[` + strings.Repeat(" ", maxBodyBytes) + `]`
+	e.Post(functest.RawJSON(big)).Want(t, 413, `{"error":"payload_too_large","message":"Request body exceeds 16777216 bytes"}`)
+	e.checkRows(t, dev, rows{})
 }

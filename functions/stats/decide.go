@@ -71,7 +71,7 @@ func query(ev event) store.StatsQuery {
 		VersionName: v, VersionDeleted: isInternalVersion(v),
 	}
 	if ev.DefaultChannel != nil {
-		q.DefaultChannel = strings.TrimSpace(*ev.DefaultChannel)
+		q.DefaultChannel = plugin.JSTrim(*ev.DefaultChannel)
 	}
 	if installs(ev) {
 		q.OldVersionName = ev.OldVersionName

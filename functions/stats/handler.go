@@ -13,7 +13,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
@@ -97,7 +96,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case !ok:
 		return errInvalidAppID(missingAppID)
-	case !reverseDomain.MatchString(appID):
+	case !plugin.IsAppID(appID):
 		return errInvalidAppID(invalidAppID)
 	}
 	for _, item := range list[1:] {
@@ -105,7 +104,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case !ok:
 			return plugin.Error200("invalid_app_id", missingAppID)
-		case !reverseDomain.MatchString(id):
+		case !plugin.IsAppID(id):
 			return plugin.Error200("invalid_app_id", invalidAppID)
 		case id != appID:
 			return plugin.Error200("mixed_app_ids", "All events in a batch must have the same app_id")
@@ -120,9 +119,6 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	}
 	return h.batch(w, r, log, list)
 }
-
-// reverseDomain is Capgo's app id rule (reverseDomainRegex).
-var reverseDomain = regexp.MustCompile(`(?i)^[a-z0-9]+(\.[\w-]+)+$`)
 
 // errInvalidAppID is the 400 for the first event's app_id (Capgo's
 // simpleError, so an empty moreInfo).
