@@ -88,6 +88,11 @@ func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 		return fail(plugin.NoNewVersion(), bundle.Name, "noNew", mau)
 	}
 	if e, action := channelRules(req, ch, bundle); e != nil {
+		if action == "" {
+			// Where Capgo crashes on the device's build, after the
+			// device_usage row.
+			return outcome{answer: e, events: []plugin.Event{mau}}
+		}
 		return fail(e, bundle.Name, action, mau)
 	}
 	if bundle.Name == "builtin" {
@@ -111,9 +116,10 @@ func orUnknown(s string) string {
 }
 
 // channelRules applies the channel's checks in Capgo's exact order
-// (§2.3 step 29) and returns the refusal with its stats action, or nil.
-// The SemVer rules compare the bundle against version_build (the native
-// build), not version_name, as Capgo does.
+// (§2.3 step 29) and returns the refusal with its stats action ("" for a
+// refusal that records no stats), or nil. The SemVer rules compare the
+// bundle against version_build (the native build), not version_name, as
+// Capgo does.
 func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
 	name, old := bundle.Name, req.VersionName
 	switch {
@@ -124,49 +130,9 @@ func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bund
 	case req.Platform == "electron" && !ch.Electron:
 		return plugin.DisabledPlatform("electron", name, old), "disablePlatformElectron"
 	}
-	internal := isInternalVersion(name)
-	// version_build was validated and coerced, so it parses.
-	build, _ := plugin.ParseVersion(req.VersionBuild)
-	var target plugin.Version
-	needsTarget := !internal && (ch.DisableAutoUpdate == "major" || ch.DisableAutoUpdate == "minor" ||
-		ch.DisableAutoUpdate == "patch" || ch.DisableAutoUpdate == "version_number" || ch.DisableAutoUpdateUnderNative)
-	if needsTarget {
-		v, err := plugin.ParseVersion(name)
-		if err != nil {
-			// Capgo crashes (500) on a bundle name that is not SemVer; the
-			// channel cannot be evaluated, so we say it is misconfigured.
-			return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
-		}
-		target = v
-	}
-	if !internal {
-		switch ch.DisableAutoUpdate {
-		case "major":
-			if target.Major > build.Major {
-				return plugin.DisableAutoUpdateTo("major", name, req.VersionBuild), "disableAutoUpdateToMajor"
-			}
-		case "minor":
-			if target.Major != build.Major || target.Minor != build.Minor {
-				return plugin.DisableAutoUpdateTo("minor", name, req.VersionBuild), "disableAutoUpdateToMinor"
-			}
-		case "patch":
-			if target.Major != build.Major || target.Minor != build.Minor || target.Patch != build.Patch {
-				return plugin.DisableAutoUpdateTo("patch", name, req.VersionBuild), "disableAutoUpdateToPatch"
-			}
-		case "version_number":
-			if bundle.MinUpdateVersion == nil {
-				return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
-			}
-			min, err := plugin.ParseVersion(*bundle.MinUpdateVersion)
-			if err != nil {
-				return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
-			}
-			if build.Less(min) {
-				return plugin.DisableAutoUpdateTo("metadata", name, req.VersionBuild), "disableAutoUpdateMetadata"
-			}
-		}
-		if ch.DisableAutoUpdateUnderNative && target.Less(build) {
-			return plugin.UnderNative(name, old), "disableAutoUpdateUnderNative"
+	if !isInternalVersion(name) {
+		if e, action := semverRules(req, ch, bundle); e != nil {
+			return e, action
 		}
 	}
 	switch {
@@ -178,6 +144,70 @@ func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bund
 		return plugin.DisabledBuild("device", name, old), "disableDevice"
 	case !ch.AllowEmulator && req.IsEmulator:
 		return plugin.DisabledBuild("emulator", name, old), "disableEmulator"
+	}
+	return nil, ""
+}
+
+// semverRules are the channel's version rules, each comparing against
+// version_build. Like Capgo, a rule parses the bundle name (or
+// min_update_version), then version_build, only when it is reached. Where
+// Capgo's parse would throw (a 500): a bundle name or min_update_version
+// that is not SemVer makes the channel misconfigured; a version_build
+// whose coerced form does not parse again (1.0.0-5e-2 was formatted as
+// 1.0.0-0.05) is the device's semver_error.
+func semverRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
+	name := bundle.Name
+	misconfigured := func() (*plugin.Error, string) {
+		return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
+	}
+	buildErr := func() (*plugin.Error, string) { return plugin.ErrSemverNative(req.VersionBuild), "" }
+	build, buildOK := plugin.Version{}, false
+	if v, err := plugin.ParseVersion(req.VersionBuild); err == nil {
+		build, buildOK = v, true
+	}
+	switch ch.DisableAutoUpdate {
+	case "major", "minor", "patch":
+		target, err := plugin.ParseVersion(name)
+		if err != nil {
+			return misconfigured()
+		}
+		if !buildOK {
+			return buildErr()
+		}
+		switch {
+		case ch.DisableAutoUpdate == "major" && target.Major > build.Major:
+			return plugin.DisableAutoUpdateTo("major", name, req.VersionBuild), "disableAutoUpdateToMajor"
+		case ch.DisableAutoUpdate == "minor" && (target.Major != build.Major || target.Minor != build.Minor):
+			return plugin.DisableAutoUpdateTo("minor", name, req.VersionBuild), "disableAutoUpdateToMinor"
+		case ch.DisableAutoUpdate == "patch" && (target.Major != build.Major || target.Minor != build.Minor || target.Patch != build.Patch):
+			return plugin.DisableAutoUpdateTo("patch", name, req.VersionBuild), "disableAutoUpdateToPatch"
+		}
+	case "version_number":
+		if bundle.MinUpdateVersion == nil {
+			return misconfigured()
+		}
+		min, err := plugin.ParseVersion(*bundle.MinUpdateVersion)
+		if err != nil {
+			return misconfigured()
+		}
+		if !buildOK {
+			return buildErr()
+		}
+		if build.Less(min) {
+			return plugin.DisableAutoUpdateTo("metadata", name, req.VersionBuild), "disableAutoUpdateMetadata"
+		}
+	}
+	if ch.DisableAutoUpdateUnderNative {
+		target, err := plugin.ParseVersion(name)
+		if err != nil {
+			return misconfigured()
+		}
+		if !buildOK {
+			return buildErr()
+		}
+		if target.Less(build) {
+			return plugin.UnderNative(name, req.VersionName), "disableAutoUpdateUnderNative"
+		}
 	}
 	return nil, ""
 }

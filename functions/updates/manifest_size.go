@@ -2,11 +2,11 @@ package updates
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
@@ -40,7 +40,7 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 	if files == nil {
 		files = m["files"]
 	}
-	versionName, _ := m["version"].(string)
+	versionName, named := m["version"].(string)
 	versionID := sizeVersionID(m["version_id"])
 	req, err := plugin.ParseUpdateRequest(raw)
 	if err != nil {
@@ -52,13 +52,21 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 		if h.sizer == nil {
 			return plugin.ErrNotFound()
 		}
-		q := make([]store.ManifestFile, len(asked))
-		for i, f := range asked {
-			q[i] = store.ManifestFile{FileHash: f.FileHash, VersionID: f.versionID}
+		q := make([]store.ManifestFile, 0, len(asked))
+		for _, f := range asked {
+			// Capgo filters on the name whenever version is a string: with
+			// "" no bundle matches, so only files whose URL names their
+			// bundle can be sized (the store reads "" as no name).
+			if named && versionName == "" && versionID == 0 && f.versionID == 0 {
+				continue
+			}
+			q = append(q, store.ManifestFile{FileHash: f.FileHash, VersionID: f.versionID})
 		}
-		if rows, err = h.sizer.ManifestFileSizes(ctx, req.AppID, versionName, versionID, q); err != nil {
-			h.d.Log.ErrorContext(ctx, "updates.store_unavailable", "err", err, "app_id", req.AppID)
-			return plugin.ErrServiceUnavailable(err)
+		if len(q) > 0 {
+			if rows, err = h.sizer.ManifestFileSizes(ctx, req.AppID, versionName, versionID, q); err != nil {
+				h.d.Log.ErrorContext(ctx, "updates.store_unavailable", "err", err, "app_id", req.AppID)
+				return plugin.ErrServiceUnavailable(err)
+			}
 		}
 	}
 	plugin.WriteJSON(w, http.StatusOK, sizeResult(asked, rows))
@@ -118,25 +126,31 @@ func deref(s *string) string {
 var digitsOnly = regexp.MustCompile(`^\d+$`)
 
 // sizeVersionID is Capgo's parseManifestSizeVersionId: a positive safe
-// integer, given as a JSON number or a string of digits; 0 otherwise.
+// integer, given as any JSON number with that value (5, 5.0, 5e0) or a
+// string of digits (trimmed); 0 otherwise.
 func sizeVersionID(v any) int64 {
-	var s string
+	const maxSafe = 1<<53 - 1
 	switch x := v.(type) {
 	case json.Number:
-		s = x.String()
+		f, err := strconv.ParseFloat(x.String(), 64)
+		if err != nil || f != math.Trunc(f) || f <= 0 || f > maxSafe {
+			return 0
+		}
+		return int64(f)
 	case string:
-		s = strings.TrimSpace(x)
-	default:
-		return 0
+		s := plugin.JSTrim(x)
+		if !digitsOnly.MatchString(s) {
+			return 0
+		}
+		// parseInt of a long digit string is a rounded number, not a
+		// safe integer: both fail the check below.
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 || n > maxSafe {
+			return 0
+		}
+		return n
 	}
-	if !digitsOnly.MatchString(s) {
-		return 0
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > 1<<53-1 {
-		return 0
-	}
-	return n
+	return 0
 }
 
 // sizeResult is Capgo's buildManifestDownloadSizeResult: a file's size is

@@ -36,11 +36,14 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // ParseJSONBody is Capgo's parseBody: the body must be JSON (else 400
-// invalid_json_parse_body), and a string device_id is lowercased.
+// invalid_json_parse_body), and a string device_id is lowercased. As
+// Request.json() decodes the bytes as UTF-8 first, a leading byte order
+// mark is dropped.
 //
 // Capgo crashes (500) on a truthy non-string device_id and on a JSON null
 // body; we leave those values alone so validation answers a clear 400.
 func ParseJSONBody(data []byte) (Body, error) {
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
@@ -137,7 +140,7 @@ func keyCount(body any) int {
 func jsLen(s string) int {
 	n := 0
 	for _, r := range s {
-		n += len(utf16.Encode([]rune{r}))
+		n += utf16.RuneLen(r) // ranging over a string yields no surrogates
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 var percentOctet = regexp.MustCompile(`(?i)%[0-9a-f]{2}`)
@@ -18,8 +19,10 @@ func NormalizeManifestFileName(fileName, s3Path string) string {
 	}
 	segs := strings.Split(fileName, "/")
 	for i, s := range segs {
+		// decodeURIComponent throws on a bad escape and on bytes that are
+		// not UTF-8.
 		d, err := url.PathUnescape(s)
-		if err != nil {
+		if err != nil || !utf8.ValidString(d) {
 			return fileName
 		}
 		segs[i] = d
@@ -28,8 +31,10 @@ func NormalizeManifestFileName(fileName, s3Path string) string {
 	if decoded == fileName || !safeManifestPath(decoded) {
 		return fileName
 	}
-	enc := make([]string, len(segs))
-	for i, s := range segs {
+	// Re-encode the decoded path split anew, as encodeManifestPathSegments
+	// does: a decoded "%2F" is a separator there.
+	enc := strings.Split(decoded, "/")
+	for i, s := range enc {
 		enc[i] = encodeURIComponent(s)
 	}
 	if strings.Join(enc, "/") != fileName {

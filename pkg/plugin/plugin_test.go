@@ -146,6 +146,9 @@ func TestNormalizeManifestFileName(t *testing.T) {
 		{"..%2Fetc", "x_..%2Fetc", "..%2Fetc"},                                // decodes to an unsafe path
 		{"a%2fb", "x_a%2fb", "a%2fb"},                                         // lower-case escape does not round-trip
 		{"plain.js", "x_plain.js", "plain.js"},
+		{"%C3%A9t%C3%A9.js", "x_%C3%A9t%C3%A9.js", "été.js"},
+		{"dir%2Ffile.js", "x_dir%2Ffile.js", "dir%2Ffile.js"}, // re-encoding "dir/file.js" segment by segment gives "dir/file.js"
+		{"a%FF.js", "x_a%FF.js", "a%FF.js"},                   // decodeURIComponent throws on bytes that are not UTF-8
 	}
 	for _, tc := range cases {
 		if got := NormalizeManifestFileName(tc.name, tc.s3); got != tc.want {

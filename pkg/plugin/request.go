@@ -41,8 +41,8 @@ func InfoOf(m map[string]any) Info {
 		PluginVersion: str(m, "plugin_version"),
 		IsEmulator:    m["is_emulator"] == true,
 		IsProd:        m["is_prod"] == true,
-		CustomID:      strings.TrimSpace(str(m, "custom_id")),
-		InstallSource: strings.ToLower(strings.TrimSpace(str(m, "install_source"))),
+		CustomID:      JSTrim(str(m, "custom_id")),
+		InstallSource: strings.ToLower(JSTrim(str(m, "install_source"))),
 		KeyID:         str(m, "key_id"),
 	}
 	if dc, ok := m["defaultChannel"].(string); ok {

@@ -2,23 +2,44 @@ package plugin
 
 import (
 	"errors"
+	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Version is a SemVer 2 version as @std/semver 1.0.8 (the library Capgo's
 // backend uses) parses it.
 type Version struct {
 	Major, Minor, Patch uint64
-	Pre                 []string // prerelease identifiers, as written
+	Pre                 []PreID // prerelease identifiers
 	Build               []string
 }
 
+// PreID is one prerelease identifier as @std/semver keeps it: a number or
+// a string (see parsePreID).
+type PreID struct {
+	Num   float64
+	Text  string
+	IsNum bool
+}
+
+// String is the identifier as format() writes it (String(number) for
+// numbers).
+func (p PreID) String() string {
+	if p.IsNum {
+		return jsNumberString(p.Num)
+	}
+	return p.Text
+}
+
+// maxSemverLength is @std/semver's MAX_LENGTH, in UTF-16 units.
 const maxSemverLength = 256
 
 // maxSafeInteger is JavaScript's Number.MAX_SAFE_INTEGER: @std/semver
-// refuses larger numeric identifiers.
+// refuses larger numbers.
 const maxSafeInteger = 1<<53 - 1
 
 var (
@@ -27,19 +48,27 @@ var (
 		`(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$`)
 	// commonSemver is the fast path Capgo checks before coercing.
 	commonSemver = regexp.MustCompile(`^(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)$`)
-	numericID    = regexp.MustCompile(`^[0-9]+$`)
+	// numericTest is @std/semver's NUMERIC_IDENTIFIER_REGEXP,
+	// new RegExp(`^${"0|[1-9]\\d*"}$`): without a group it reads "starts
+	// with 0, or ends in [1-9]\d*", so "0x1" and "1e3" pass it too.
+	numericTest = regexp.MustCompile(`^0|[1-9]\d*$`)
+	// Number() of the strings a prerelease identifier can be.
+	jsDecimal = regexp.MustCompile(`^-?\d+(?:[eE]-?\d+)?$`)
+	jsRadix   = regexp.MustCompile(`^0([xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)$`)
 )
 
 // ErrInvalidSemver is returned for strings @std/semver's parse rejects.
 var ErrInvalidSemver = errors.New("invalid semver")
 
-// ParseVersion parses s as @std/semver's parse does: the string is trimmed,
-// a leading "v" is allowed, and the rest must be strict SemVer 2.
+// ParseVersion parses s as @std/semver's parse does: at most 256 UTF-16
+// units, then trimmed as String.prototype.trim does, a leading "v"
+// allowed, and the rest strict SemVer 2 with numbers up to
+// Number.MAX_SAFE_INTEGER.
 func ParseVersion(s string) (Version, error) {
-	if len(s) > maxSemverLength {
+	if jsLen(s) > maxSemverLength {
 		return Version{}, ErrInvalidSemver
 	}
-	m := fullSemver.FindStringSubmatch(strings.TrimSpace(s))
+	m := fullSemver.FindStringSubmatch(JSTrim(s))
 	if m == nil {
 		return Version{}, ErrInvalidSemver
 	}
@@ -52,12 +81,111 @@ func ParseVersion(s string) (Version, error) {
 		*p = n
 	}
 	if m[4] != "" {
-		v.Pre = strings.Split(m[4], ".")
+		for _, id := range strings.Split(m[4], ".") {
+			v.Pre = append(v.Pre, parsePreID(id))
+		}
 	}
 	if m[5] != "" {
 		v.Build = strings.Split(m[5], ".")
 	}
 	return v, nil
+}
+
+// parsePreID is @std/semver's parsePrerelease for one identifier: when it
+// passes numericTest and Number(id) is a valid number (not NaN, and
+// either infinite or 0..MAX_SAFE_INTEGER), the number; else the string.
+func parsePreID(id string) PreID {
+	if numericTest.MatchString(id) {
+		if n, ok := jsNumber(id); ok && (math.IsInf(n, 0) || (n >= 0 && n <= maxSafeInteger)) {
+			return PreID{Num: n, IsNum: true}
+		}
+	}
+	return PreID{Text: id}
+}
+
+// jsNumber is JavaScript's Number(s) for the characters an identifier may
+// hold ([0-9A-Za-z-]): decimal with an optional sign and exponent, or a
+// 0x/0o/0b integer; false for NaN.
+func jsNumber(s string) (float64, bool) {
+	if m := jsRadix.FindStringSubmatch(s); m != nil {
+		base := 16
+		switch m[1][0] {
+		case 'o', 'O':
+			base = 8
+		case 'b', 'B':
+			base = 2
+		}
+		n, ok := new(big.Int).SetString(m[1][1:], base)
+		if !ok {
+			return 0, false
+		}
+		f, _ := new(big.Float).SetInt(n).Float64()
+		return f, true
+	}
+	if !jsDecimal.MatchString(s) {
+		return 0, false
+	}
+	// Out of range means ±Inf or 0, which is what JavaScript gives.
+	f, _ := strconv.ParseFloat(s, 64)
+	return f, true
+}
+
+// jsNumberString is JavaScript's Number.prototype.toString() (radix 10).
+func jsNumberString(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case f == 0:
+		return "0"
+	case f < 0:
+		return "-" + jsNumberString(-f)
+	case math.IsInf(f, 1):
+		return "Infinity"
+	}
+	// Shortest digits that round-trip, and the exponent n with
+	// value = 0.digits × 10^n.
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	mant, exp, _ := strings.Cut(e, "e")
+	digits := strings.Replace(mant, ".", "", 1)
+	x, _ := strconv.Atoi(exp)
+	k, n := len(digits), x+1
+	switch {
+	case k <= n && n <= 21:
+		return digits + strings.Repeat("0", n-k)
+	case 0 < n && n <= 21:
+		return digits[:n] + "." + digits[n:]
+	case -6 < n && n <= 0:
+		return "0." + strings.Repeat("0", -n) + digits
+	}
+	sign := "+"
+	if n-1 < 0 {
+		sign = "-"
+	}
+	frac := ""
+	if k > 1 {
+		frac = "." + digits[1:]
+	}
+	return digits[:1] + frac + "e" + sign + strconv.Itoa(abs(n-1))
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// JSTrim is String.prototype.trim: it strips JavaScript's WhiteSpace and
+// LineTerminator characters, which unlike strings.TrimSpace include the
+// byte order mark U+FEFF and exclude NEL U+0085.
+func JSTrim(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool {
+		switch r {
+		case '\t', '\n', '\v', '\f', '\r', '\u2028', '\u2029', '\ufeff':
+			return true
+		}
+		return unicode.Is(unicode.Zs, r)
+	})
 }
 
 // MustVersion parses a version literal of ours; it panics on a typo.
@@ -77,9 +205,13 @@ func (v Version) String() string {
 	b.WriteString(strconv.FormatUint(v.Minor, 10))
 	b.WriteByte('.')
 	b.WriteString(strconv.FormatUint(v.Patch, 10))
-	if len(v.Pre) > 0 {
-		b.WriteByte('-')
-		b.WriteString(strings.Join(v.Pre, "."))
+	for i, p := range v.Pre {
+		if i == 0 {
+			b.WriteByte('-')
+		} else {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.String())
 	}
 	if len(v.Build) > 0 {
 		b.WriteByte('+')
@@ -88,7 +220,10 @@ func (v Version) String() string {
 	return b.String()
 }
 
-// Compare returns -1, 0 or 1 by SemVer 2 precedence (build metadata ignored).
+// Compare returns -1, 0 or 1 as @std/semver's compare does: SemVer 2
+// precedence (build metadata ignored), prerelease identifiers compared as
+// numbers when both are numbers, numbers before strings, strings by code
+// unit.
 func (v Version) Compare(w Version) int {
 	for _, p := range [][2]uint64{{v.Major, w.Major}, {v.Minor, w.Minor}, {v.Patch, w.Patch}} {
 		if p[0] != p[1] {
@@ -121,25 +256,23 @@ func (v Version) Compare(w Version) int {
 	}
 }
 
-func comparePreID(a, b string) int {
-	an, bn := numericID.MatchString(a), numericID.MatchString(b)
+func comparePreID(a, b PreID) int {
 	switch {
-	case an && bn:
-		x, _ := strconv.ParseUint(a, 10, 64)
-		y, _ := strconv.ParseUint(b, 10, 64)
+	case a.IsNum && b.IsNum:
 		switch {
-		case x < y:
+		case a.Num < b.Num:
 			return -1
-		case x > y:
+		case a.Num > b.Num:
 			return 1
 		}
 		return 0
-	case an:
+	case a.IsNum:
 		return -1
-	case bn:
+	case b.IsNum:
 		return 1
 	}
-	return strings.Compare(a, b)
+	// Identifiers are ASCII, so byte order is UTF-16 code unit order.
+	return strings.Compare(a.Text, b.Text)
 }
 
 // Less reports v < w.

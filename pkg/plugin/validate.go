@@ -6,10 +6,13 @@ import (
 	"strings"
 )
 
-// Capgo's validation regexes (utils.ts).
+// Capgo's validation regexes (utils.ts). They are /i without the u flag,
+// which folds ASCII letters only; Go's (?i) would also fold ſ (U+017F)
+// onto s and the Kelvin sign (U+212A) onto k, so the classes spell out
+// both cases instead.
 var (
-	reverseDomain = regexp.MustCompile(`(?i)^[a-z0-9]+(\.[\w-]+)+$`)
-	deviceIDRe    = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	reverseDomain = regexp.MustCompile(`^[a-zA-Z0-9]+(\.[\w-]+)+$`)
+	deviceIDRe    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // Issue is one validation problem, rendered as Capgo's SchemaError issue.
@@ -156,7 +159,7 @@ func (v *validator) installSource() {
 
 func (v *validator) appID() {
 	s, ok := v.requiredString("app_id", "App ID is required", "App ID must be a string")
-	if ok && !reverseDomain.MatchString(s) {
+	if ok && !IsAppID(s) {
 		v.add("app_id", "App ID must be a reverse domain string")
 	}
 }
@@ -332,3 +335,7 @@ func ChannelSelfGetSchema(m map[string]any) []Issue {
 	v.optionalMaxLen("key_id", 20)
 	return v.issues
 }
+
+// IsAppID is Capgo's reverseDomainRegex check (ASCII letters in either
+// case, as JavaScript's /i folds them).
+func IsAppID(s string) bool { return reverseDomain.MatchString(s) }

@@ -26,44 +26,50 @@ const (
 func newCORS(extra []string) *corsPolicy {
 	p := &corsPolicy{}
 	for _, o := range extra {
-		if n := normalizeOrigin(strings.TrimSpace(o)); n != "" {
+		if n, _, _ := origin(strings.TrimSpace(o)); n != "" {
 			p.extra = append(p.extra, n)
 		}
 	}
 	return p
 }
 
-// normalizeOrigin is scheme://host[:port] of an origin, or "".
-func normalizeOrigin(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return ""
+// origin is what Capgo's normalizers make of a URL: for http(s) the WHATWG
+// URL origin (host lower-cased, default port dropped), for other schemes
+// scheme://host as written; "" when it has no host. scheme and host (the
+// host name, without brackets) come with it.
+func origin(raw string) (o, scheme, host string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", "", ""
 	}
-	return u.Scheme + "://" + u.Host
+	scheme, host = u.Scheme, u.Hostname()
+	if scheme != "http" && scheme != "https" {
+		return scheme + "://" + u.Host, scheme, host
+	}
+	host = strings.ToLower(host)
+	hostport := host
+	if strings.Contains(host, ":") {
+		hostport = "[" + host + "]"
+	}
+	if port := u.Port(); port != "" && port != map[string]string{"http": "80", "https": "443"}[scheme] {
+		hostport += ":" + port
+	}
+	return scheme + "://" + hostport, scheme, host
 }
 
 // allowed returns the origin to echo, or "".
-func (p *corsPolicy) allowed(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
+func (p *corsPolicy) allowed(raw string) string {
+	n, scheme, host := origin(raw)
+	native := scheme == "capacitor" || scheme == "ionic" || scheme == "localhost"
+	web := scheme == "http" || scheme == "https"
+	switch {
+	case n == "":
 		return ""
-	}
-	n := u.Scheme + "://" + u.Host
-	switch u.Scheme {
-	case "capacitor", "ionic", "localhost":
-		if u.Hostname() == "localhost" {
-			return n
-		}
-		return ""
-	case "http", "https":
-		if h := u.Hostname(); h == "localhost" || h == "127.0.0.1" || h == "::1" {
-			return n
-		}
-		if slices.Contains(capgoOrigins, n) {
-			return n
-		}
-	}
-	if slices.Contains(p.extra, n) {
+	case native && host == "localhost":
+		return n
+	case web && (host == "localhost" || host == "127.0.0.1" || host == "::1" || slices.Contains(capgoOrigins, n)):
+		return n
+	case slices.Contains(p.extra, n):
 		return n
 	}
 	return ""

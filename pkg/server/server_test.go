@@ -83,6 +83,15 @@ func TestRoutesAndCORS(t *testing.T) {
 			header: map[string]string{"Access-Control-Allow-Origin": "capacitor://localhost", "Vary": "Origin"}},
 		{name: "updates OPTIONS preflight", method: "OPTIONS", path: "/functions/v1/updates", origin: "capacitor://localhost",
 			status: 204, header: preflight},
+		{name: "updates POST /ok answers before the CORS middleware", method: "POST", path: "/functions/v1/updates/ok", origin: "capacitor://localhost",
+			status: 200, body: `{"status":"ok"}`, header: map[string]string{"Access-Control-Allow-Origin": "", "Vary": ""}},
+		{name: "stats POST /ok/ with a trailing slash", method: "POST", path: "/functions/v1/stats/ok/", status: 200, body: `{"status":"ok"}`},
+		{name: "an http origin is echoed as its URL origin", method: "POST", path: "/functions/v1/updates", origin: "HTTP://LocalHost:3000/x",
+			status: 200, body: `{"handled":"POST /functions/v1/updates"}`,
+			header: map[string]string{"Access-Control-Allow-Origin": "http://localhost:3000"}},
+		{name: "a default port is not part of the origin", method: "POST", path: "/functions/v1/updates", origin: "https://capgo.app:443",
+			status: 200, body: `{"handled":"POST /functions/v1/updates"}`,
+			header: map[string]string{"Access-Control-Allow-Origin": "https://capgo.app"}},
 		{name: "files read GET is ours", method: "GET", path: "/functions/v1/files/read/attachments/orgs/o/apps/a/1.zip",
 			status: 200, body: `{"handled":"GET /functions/v1/files/read/attachments/orgs/o/apps/a/1.zip"}`,
 			header: map[string]string{"X-Worker-Source": "files-" + server.Version, "Access-Control-Allow-Origin": ""}},
@@ -148,6 +157,36 @@ func TestNoFallback(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 404 || string(body) != notFound {
 			t.Errorf("POST %s: %d %s, want 404 %s", p, resp.StatusCode, body, notFound)
+		}
+	}
+}
+
+// TestConfiguredOrigins: WEBAPP_URL / CORS_ALLOWED_ORIGINS entries are
+// normalized like request origins, and a native scheme with another host
+// is allowed when configured.
+func TestConfiguredOrigins(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(server.New(server.Options{
+		Functions:   []server.Function{{Name: "updates", Handler: echoMethod, CORS: true}},
+		CORSOrigins: []string{"capacitor://foo", " HTTPS://App.Example.com:443/ "},
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	t.Cleanup(srv.Close)
+	for origin, want := range map[string]string{
+		"capacitor://foo":         "capacitor://foo",
+		"https://app.example.com": "https://app.example.com",
+		"capacitor://bar":         "",
+		"http://app.example.com":  "",
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/functions/v1/updates", nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("Origin %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
 		}
 	}
 }

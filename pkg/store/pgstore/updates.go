@@ -12,7 +12,7 @@ import (
 )
 
 // versionCols projects a bundle as Capgo's getVersionSelect does; manifest
-// rows are aggregated only when the app has manifest bundles
+// rows are aggregated only when the requested app has manifest bundles
 // (apps.manifest_bundle_count > 0), as Capgo's join is.
 const versionCols = `%[1]s.id, %[2]s, %[1]s.checksum, %[1]s.session_key, %[1]s.key_id,
        COALESCE(%[1]s.storage_provider, 'r2'), %[1]s.external_url, %[1]s.min_update_version,
@@ -33,7 +33,7 @@ SELECT c.id, c.name, c.allow_dev, c.allow_prod, c.allow_emulator, c.allow_device
        ` + fmt.Sprintf(versionCols, "v", "CASE WHEN c.version IS NULL THEN 'builtin' ELSE v.name END") + `,
        ` + fmt.Sprintf(versionCols, "rv", "rv.name") + `
 FROM %s
-JOIN apps a ON a.app_id = c.app_id
+JOIN apps a ON a.app_id = $1 -- the requested app, even for an override to another app's channel
 LEFT JOIN app_versions v ON c.version = v.id AND (v.deleted = false OR v.name = 'builtin')
 LEFT JOIN app_versions rv ON c.rollout_version = rv.id AND (rv.deleted = false OR rv.name = 'builtin') AND rv.app_id = c.app_id
 WHERE %s AND (c.version IS NULL OR v.id IS NOT NULL)`
