@@ -166,11 +166,25 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request, log *slog.Logge
 // recorded nothing and can be sent again as a whole.
 func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger, list []any) error {
 	ctx := r.Context()
+	// Parse every event first, then load all their snapshots in one round
+	// trip: deciding in order on snapshots read up front is what reading
+	// them one by one would give, since nothing is written before the end.
+	evs := make([]event, len(list))
+	parseErrs := make([]error, len(list))
+	var qs []store.StatsQuery
+	for i, raw := range list {
+		if evs[i], parseErrs[i] = parseEvent(raw); parseErrs[i] == nil {
+			qs = append(qs, query(evs[i]))
+		}
+	}
+	snaps, found, err := h.snapshots(ctx, log, qs)
+	if err != nil {
+		return err
+	}
 	results := make([]plugin.Object, 0, len(list))
 	var events []plugin.Event
-	for i, raw := range list {
-		ev, err := parseEvent(raw)
-		if err != nil {
+	for i := range list {
+		if err := parseErrs[i]; err != nil {
 			code, msg := "processing_error", "Error processing event"
 			var pe *plugin.Error
 			if errors.As(err, &pe) {
@@ -179,10 +193,14 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			results = append(results, itemError(code, msg, i))
 			continue
 		}
-		out, err := h.process(ctx, log.With("device_id", ev.DeviceID, "action", ev.Action), ev)
-		if err != nil {
-			return err
+		ev := evs[i]
+		var snap *store.StatsSnapshot
+		if found[0] {
+			snap = &snaps[0]
 		}
+		snaps, found = snaps[1:], found[1:]
+		out := decide(ev, snap)
+		log.DebugContext(ctx, "stats.event", "device_id", ev.DeviceID, "action", ev.Action, "verdict", int(out.verdict), "rows", len(out.events))
 		events = append(events, out.events...)
 		switch out.verdict {
 		case onPremise:
@@ -207,26 +225,47 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	return nil
 }
 
+// snapshots loads the snapshots of qs; found[i] is false when event i's
+// app does not exist. An error is the answer of the whole request: the
+// database could not answer (503, so the device sends the events again).
+func (h *Handler) snapshots(ctx context.Context, log *slog.Logger, qs []store.StatsQuery) ([]store.StatsSnapshot, []bool, error) {
+	if len(qs) == 0 {
+		return nil, nil, nil
+	}
+	snaps, errs, err := h.d.Store.StatsSnapshots(ctx, qs)
+	found := make([]bool, len(qs))
+	for i, e := range errs {
+		switch {
+		case e == nil:
+			found[i] = true
+		case !errors.Is(e, store.ErrNotFound) && err == nil:
+			err = e
+		}
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "stats.store_unavailable", "err", err)
+		return nil, nil, plugin.ErrServiceUnavailable(err)
+	}
+	return snaps, found, nil
+}
+
 func itemError(code, message string, index int) plugin.Object {
 	return plugin.Object{{Key: "status", Value: "error"}, {Key: "error", Value: code},
 		{Key: "message", Value: message}, {Key: "index", Value: index}}
 }
 
-// process loads what the event needs and decides; the caller records the
-// rows. Its error is the answer of the whole request: the database could
-// not answer (503, so the device sends the events again).
+// process loads what one event needs and decides; the caller records the
+// rows. Its error is the answer of the whole request.
 func (h *Handler) process(ctx context.Context, log *slog.Logger, ev event) (outcome, error) {
-	snap, err := h.d.Store.StatsSnapshot(ctx, query(ev))
-	var found *store.StatsSnapshot
-	switch {
-	case err == nil:
-		found = &snap
-	case errors.Is(err, store.ErrNotFound):
-	default:
-		log.ErrorContext(ctx, "stats.store_unavailable", "err", err)
-		return outcome{}, plugin.ErrServiceUnavailable(err)
+	snaps, found, err := h.snapshots(ctx, log, []store.StatsQuery{query(ev)})
+	if err != nil {
+		return outcome{}, err
 	}
-	out := decide(ev, found)
+	var snap *store.StatsSnapshot
+	if found[0] {
+		snap = &snaps[0]
+	}
+	out := decide(ev, snap)
 	log.DebugContext(ctx, "stats.event", "verdict", int(out.verdict), "rows", len(out.events))
 	return out, nil
 }

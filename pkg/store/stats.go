@@ -44,4 +44,8 @@ type StatsReader interface {
 	// StatsSnapshot returns ErrNotFound when the app does not exist; any
 	// other error means the database could not answer.
 	StatsSnapshot(ctx context.Context, q StatsQuery) (StatsSnapshot, error)
+	// StatsSnapshots loads several events' snapshots at once (one round
+	// trip for a whole batch). errs[i] is ErrNotFound when event i's app
+	// does not exist; err means the database could not answer.
+	StatsSnapshots(ctx context.Context, qs []StatsQuery) (snaps []StatsSnapshot, errs []error, err error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -52,44 +53,78 @@ LIMIT 1`
 	return m
 }()
 
-// StatsSnapshot loads the app, the two bundle ids and the effective
-// channel of one /stats event in one round trip (a pipelined batch).
+// StatsSnapshot loads one event's snapshot in one round trip.
 func (s *Store) StatsSnapshot(ctx context.Context, q store.StatsQuery) (store.StatsSnapshot, error) {
-	var snap store.StatsSnapshot
-	var defaultChannel *string
-	if q.DefaultChannel != "" {
-		defaultChannel = &q.DefaultChannel
+	snaps, errs, err := s.StatsSnapshots(ctx, []store.StatsQuery{q})
+	if err != nil {
+		return store.StatsSnapshot{}, err
 	}
+	return snaps[0], errs[0]
+}
+
+// StatsSnapshots loads the snapshots of a whole /stats batch in one
+// pipelined round trip: the app (once per app id; a batch has one), then
+// each event's bundle lookups and effective channel. errs[i] is
+// store.ErrNotFound when event i's app does not exist; err means the
+// database could not answer.
+func (s *Store) StatsSnapshots(ctx context.Context, qs []store.StatsQuery) (snaps []store.StatsSnapshot, errs []error, err error) {
+	snaps, errs = make([]store.StatsSnapshot, len(qs)), make([]error, len(qs))
 	b := &pgx.Batch{}
-	b.Queue(sqlApp, q.AppID)
-	b.Queue(sqlStatsVersion, q.AppID, q.VersionName, q.VersionDeleted)
-	if q.OldVersionName != "" {
-		b.Queue(sqlStatsOldVersion, q.AppID, q.OldVersionName)
+	var appIDs []string
+	for _, q := range qs {
+		if !slices.Contains(appIDs, q.AppID) {
+			appIDs = append(appIDs, q.AppID)
+			b.Queue(sqlApp, q.AppID)
+		}
 	}
-	b.Queue(sqlStatsChannel[platformColumn(q.Platform, "ios")], q.AppID, q.DeviceID, defaultChannel)
+	for _, q := range qs {
+		var defaultChannel *string
+		if q.DefaultChannel != "" {
+			defaultChannel = &q.DefaultChannel
+		}
+		b.Queue(sqlStatsVersion, q.AppID, q.VersionName, q.VersionDeleted)
+		if q.OldVersionName != "" {
+			b.Queue(sqlStatsOldVersion, q.AppID, q.OldVersionName)
+		}
+		b.Queue(sqlStatsChannel[platformColumn(q.Platform, "ios")], q.AppID, q.DeviceID, defaultChannel)
+	}
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
 
-	if err := br.QueryRow().Scan(appDest(&snap.App)...); err != nil {
-		return snap, fmt.Errorf("pgstore: app %q: %w", q.AppID, notFound(err))
-	}
-	var err error
-	if snap.VersionID, err = scanID(br.QueryRow()); err != nil {
-		return snap, fmt.Errorf("pgstore: version %q: %w", q.VersionName, err)
-	}
-	if q.OldVersionName != "" {
-		if snap.OldVersionID, err = scanID(br.QueryRow()); err != nil {
-			return snap, fmt.Errorf("pgstore: version %q: %w", q.OldVersionName, err)
+	apps := make(map[string]*store.App, len(appIDs))
+	for _, id := range appIDs {
+		var app store.App
+		switch err := br.QueryRow().Scan(appDest(&app)...); {
+		case err == nil:
+			apps[id] = &app
+		case !errors.Is(notFound(err), store.ErrNotFound):
+			return nil, nil, fmt.Errorf("pgstore: app %q: %w", id, err)
 		}
 	}
-	var ch store.ChannelRef
-	switch err := br.QueryRow().Scan(&ch.ID, &ch.Name); {
-	case err == nil:
-		snap.Channel = &ch
-	case !errors.Is(notFound(err), store.ErrNotFound):
-		return snap, fmt.Errorf("pgstore: channel of %q: %w", q.DeviceID, err)
+	for i, q := range qs {
+		snap := &snaps[i]
+		if app := apps[q.AppID]; app != nil {
+			snap.App = *app
+		} else {
+			errs[i] = fmt.Errorf("pgstore: app %q: %w", q.AppID, store.ErrNotFound)
+		}
+		if snap.VersionID, err = scanID(br.QueryRow()); err != nil {
+			return nil, nil, fmt.Errorf("pgstore: version %q: %w", q.VersionName, err)
+		}
+		if q.OldVersionName != "" {
+			if snap.OldVersionID, err = scanID(br.QueryRow()); err != nil {
+				return nil, nil, fmt.Errorf("pgstore: version %q: %w", q.OldVersionName, err)
+			}
+		}
+		var ch store.ChannelRef
+		switch err := br.QueryRow().Scan(&ch.ID, &ch.Name); {
+		case err == nil:
+			snap.Channel = &ch
+		case !errors.Is(notFound(err), store.ErrNotFound):
+			return nil, nil, fmt.Errorf("pgstore: channel of %q: %w", q.DeviceID, err)
+		}
 	}
-	return snap, br.Close()
+	return snaps, errs, br.Close()
 }
 
 // scanID reads one id; no row is nil.
