@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +50,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	abs = usableDataDir(abs)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -116,4 +119,36 @@ func prepare(ctx context.Context, c *pgcluster.Cluster) error {
 		return err
 	}
 	return nil
+}
+
+// usableDataDir returns dir, or a stand-in under /var/tmp when dir cannot
+// be used: as root, PostgreSQL runs as the postgres user, which must be
+// able to reach the data directory, and a checkout under a private folder
+// (/root, a 0700 temporary folder) is out of its reach. Nothing is chmod'ed.
+func usableDataDir(dir string) string {
+	if os.Geteuid() != 0 || searchableByOthers(filepath.Dir(dir)) {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(dir))
+	alt := filepath.Join(os.TempDir(), "capgo-dev-"+hex.EncodeToString(sum[:4]), "pgdata")
+	if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
+		alt = filepath.Join("/var/tmp", "capgo-dev-"+hex.EncodeToString(sum[:4]), "pgdata")
+	}
+	fmt.Fprintf(os.Stderr, "capgo-dev: %s is not reachable by the postgres user; keeping the database in %s instead\n", dir, alt)
+	return alt
+}
+
+// searchableByOthers reports whether every existing folder from dir up to
+// the root lets other users through (o+x); missing ones will be made so.
+func searchableByOthers(dir string) bool {
+	for {
+		if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return true
+		}
+		dir = parent
+	}
 }
