@@ -25,10 +25,11 @@ test:
 test-short:
 	$(GO) test -count=1 -short ./...
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck (when installed)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2): skipped"; fi
 
 ## bench: Go benchmarks (the write path: queue, WriteBatch, recorder → PostgreSQL) on a throwaway PostgreSQL
 BENCH      ?= .

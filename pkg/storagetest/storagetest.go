@@ -283,17 +283,19 @@ func signJSON(secret string, payload []byte) string {
 // claims: exp, nbf and iat must be numbers when present, exp in the future
 // and nbf in the past. It returns the claims.
 func Verify(secret, tok string, now time.Time) (map[string]any, error) {
+	// The messages are jose's, as Storage returns them.
+	errCompact := errors.New("Invalid Compact JWS") //lint:ignore ST1005 jose's message, echoed by Storage
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return nil, errors.New("Invalid Compact JWS")
+		return nil, errCompact
 	}
 	rawHdr, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
-		return nil, errors.New("Invalid Compact JWS")
+		return nil, errCompact
 	}
 	var hdr map[string]any
 	if err := json.Unmarshal(rawHdr, &hdr); err != nil {
-		return nil, errors.New("Invalid Compact JWS")
+		return nil, errCompact
 	}
 	if hdr["alg"] != "HS256" {
 		return nil, errors.New(`"alg" (Algorithm) Header Parameter value not allowed`)
