@@ -101,12 +101,14 @@ func TestStorageURLsRefused(t *testing.T) {
 		wantCode string
 	}{
 		{"tampered signature", func() string {
-			last := u[len(u)-1]
+			// Flip the signature's first character: every bit of it counts
+			// (the last one carries padding bits a decoder may ignore).
+			i := strings.LastIndexByte(u, '.') + 1
 			flipped := byte('A')
-			if last == 'A' {
+			if u[i] == 'A' {
 				flipped = 'B'
 			}
-			return u[:len(u)-1] + string(flipped)
+			return u[:i] + string(flipped) + u[i+1:]
 		}, "InvalidJWT"},
 		{"token of another key", func() string {
 			return strings.Replace(u, "/1.0.0.zip?", "/1.0.0%20beta%2B1.zip?", 1)
