@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -65,23 +64,7 @@ func TestDoctorAgainstServe(t *testing.T) {
 	if cfg.BundleSigner != "storage" {
 		t.Fatalf("signer %q, want storage from JWT_SECRET", cfg.BundleSigner)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, func(a string) { addrc <- a }) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr := strings.TrimPrefix(startServe(t, cfg), "http://")
 
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"doctor", "--url", "http://" + addr, "--app-id", "com.demo.app",
