@@ -6,9 +6,6 @@ import (
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/pkg/functest"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
-	"github.com/capgo-functions/capgo-functions/pkg/server"
-	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 
 // TestChannelRulesParseWhenNeeded: Capgo parses the bundle name only in
@@ -89,14 +86,7 @@ func TestVersionBuildFormatted(t *testing.T) {
 // slash as Hono's PatternRouter does.
 func TestManifestSizeCapgoCorners(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	st := pgstore.New(pool)
-	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Log: functest.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := functest.Serve(t, pool, server.Function{Name: "updates", Handler: h,
-		Sub: map[string]http.Handler{"/manifest_size": h.ManifestSize()}})
+	e := newManifestSizeEnv(t)
 	e.Exec(`INSERT INTO manifest (app_version_id, file_name, s3_path, file_hash, file_size)
 		SELECT id, 'a.js', 'p/a', 'hash-a', 100 FROM app_versions WHERE name = '1.0.0'
 		UNION ALL SELECT id, 'a.js', 'p/a2', 'hash-a', 150 FROM app_versions WHERE name = '1.361.0'

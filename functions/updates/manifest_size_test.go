@@ -15,14 +15,7 @@ import (
 // TestManifestSize covers POST /functions/v1/updates/manifest_size.
 func TestManifestSize(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	st := pgstore.New(pool)
-	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Log: functest.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := functest.Serve(t, pool, server.Function{Name: "updates", Handler: h,
-		Sub: map[string]http.Handler{"/manifest_size": h.ManifestSize()}})
+	e := newManifestSizeEnv(t)
 	e.Exec(`INSERT INTO manifest (app_version_id, file_name, s3_path, file_hash, file_size)
 		SELECT id, 'a.js', 'p/a', 'hash-a', 100 FROM app_versions WHERE name = '1.0.0'
 		UNION ALL SELECT id, 'a.js', 'p/a2', 'hash-a', 150 FROM app_versions WHERE name = '1.361.0'
@@ -57,4 +50,18 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// newManifestSizeEnv serves the updates function with its /manifest_size
+// route on a fresh seeded database.
+func newManifestSizeEnv(t *testing.T) *functest.Env {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	st := pgstore.New(pool)
+	h, err := New(Deps{Store: st, Recorder: st.Recorder(), Log: functest.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return functest.Serve(t, pool, server.Function{Name: "updates", Handler: h,
+		Sub: map[string]http.Handler{"/manifest_size": h.ManifestSize()}})
 }
