@@ -2,7 +2,12 @@ package plugin
 
 // Event is something a request records. Handlers never write SQL: the
 // decision returns events and the recorder writes them.
-type Event interface{ isEvent() }
+type Event interface {
+	// Subject is the app and device the row is about ("" when the row
+	// names none), for logs about a row.
+	Subject() (appID, deviceID string)
+	isEvent()
+}
 
 // StatsEvent is one row of the stats table.
 type StatsEvent struct {
@@ -36,6 +41,21 @@ type BandwidthUsage struct {
 	DeviceID, AppID string
 	FileSize        int64
 }
+
+// Subject implements Event.
+func (e StatsEvent) Subject() (string, string) { return e.AppID, e.DeviceID }
+
+// Subject implements Event.
+func (e DeviceUpsert) Subject() (string, string) { return e.Device.AppID, e.Device.DeviceID }
+
+// Subject implements Event.
+func (e DeviceUsage) Subject() (string, string) { return e.AppID, e.DeviceID }
+
+// Subject implements Event.
+func (e VersionUsage) Subject() (string, string) { return e.AppID, "" }
+
+// Subject implements Event.
+func (e BandwidthUsage) Subject() (string, string) { return e.AppID, e.DeviceID }
 
 func (StatsEvent) isEvent()     {}
 func (DeviceUpsert) isEvent()   {}

@@ -400,8 +400,9 @@ func (r *Recorder) account(batch []store.TimedEvent, rejected []store.Rejected, 
 	failed := 0
 	for _, rj := range rejected {
 		failed += rj.Events
+		app, device := rj.Event.Subject()
 		r.log.Error("recorder.row_rejected", "event", fmt.Sprintf("%T", rj.Event), "events", rj.Events,
-			"app_id", appID(rj.Event), "device_id", deviceID(rj.Event), "err", rj.Err)
+			"app_id", app, "device_id", device, "err", rj.Err)
 	}
 	failed = min(failed, len(batch))
 	r.written.Add(uint64(len(batch) - failed))
@@ -415,34 +416,4 @@ func (r *Recorder) account(batch []store.TimedEvent, rejected []store.Rejected, 
 func (r *Recorder) lose(batch []store.TimedEvent, err error) {
 	r.lost.Add(uint64(len(batch)))
 	r.log.Error("recorder.events_lost", "events", len(batch), "err", err)
-}
-
-func appID(ev plugin.Event) string {
-	switch e := ev.(type) {
-	case plugin.StatsEvent:
-		return e.AppID
-	case plugin.DeviceUpsert:
-		return e.Device.AppID
-	case plugin.DeviceUsage:
-		return e.AppID
-	case plugin.VersionUsage:
-		return e.AppID
-	case plugin.BandwidthUsage:
-		return e.AppID
-	}
-	return ""
-}
-
-func deviceID(ev plugin.Event) string {
-	switch e := ev.(type) {
-	case plugin.StatsEvent:
-		return e.DeviceID
-	case plugin.DeviceUpsert:
-		return e.Device.DeviceID
-	case plugin.DeviceUsage:
-		return e.DeviceID
-	case plugin.BandwidthUsage:
-		return e.DeviceID
-	}
-	return ""
 }
