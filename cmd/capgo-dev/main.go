@@ -24,7 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgcluster"
+	"github.com/capgo-functions/capgo-functions/internal/pgcluster"
 	"github.com/capgo-functions/capgo-functions/supabase"
 )
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
-	"github.com/capgo-functions/capgo-functions/pkg/storagetest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/storagetest"
 )
 
 // TestDoctorAgainstServe runs the whole binary in-process as `serve` in

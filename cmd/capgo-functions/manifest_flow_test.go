@@ -14,8 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
-	"github.com/capgo-functions/capgo-functions/pkg/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
 )
 
 // TestManifestFlowThroughServe is the delta (manifest) device flow through

@@ -17,7 +17,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
+	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -204,13 +204,13 @@ func (h *Handler) resolve(ctx context.Context, log *slog.Logger, o op, req reque
 	if out.write != nil {
 		out = h.write(ctx, log, out)
 	}
-	return out, recording.Record(ctx, h.d.Recorder, log, "channel_self", out.events)
+	return out, storecall.Record(ctx, h.d.Recorder, log, "channel_self", out.events)
 }
 
 // write applies an old plugin's channel_devices change, detached from the
 // client; a failing step becomes Capgo's override_not_allowed answer.
 func (h *Handler) write(ctx context.Context, log *slog.Logger, out outcome) outcome {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recording.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storecall.Timeout)
 	defer cancel()
 	w := out.write
 	if w.remove {

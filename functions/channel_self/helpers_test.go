@@ -3,14 +3,15 @@ package channelself
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/capgo-functions/capgo-functions/internal/fakeclock"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
@@ -25,7 +26,7 @@ var start = time.UnixMilli(1_800_000_000_123)
 // clock the limiters and their answers read.
 type env struct {
 	*functest.Env
-	clock *functest.Clock
+	clock *fakeclock.Clock
 }
 
 // newEnv starts the real router with the channel_self function on a fresh
@@ -36,7 +37,7 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	st := pgstore.New(pool)
-	clk := functest.NewClock(start)
+	clk := fakeclock.New(start)
 	d := Deps{Store: st, Recorder: st.Recorder(), Now: clk.Now, Log: functest.Discard()}
 	for _, o := range opts {
 		o(&d)

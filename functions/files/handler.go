@@ -34,7 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
+	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -397,7 +397,7 @@ func (h *Handler) recordBandwidth(ctx context.Context, r *http.Request, key stri
 	}
 	ev := plugin.BandwidthUsage{DeviceID: strings.ToLower(deviceID), AppID: appID, FileSize: size}
 	log = log.With("app_id", appID, "device_id", ev.DeviceID)
-	_ = recording.Record(ctx, h.d.Recorder, log, "files", []plugin.Event{ev})
+	_ = storecall.Record(ctx, h.d.Recorder, log, "files", []plugin.Event{ev})
 }
 
 // passed are the storage answer headers a device sees.

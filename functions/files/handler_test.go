@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/functions/files"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
-	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"

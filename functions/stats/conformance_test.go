@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )

@@ -14,7 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
+	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -146,7 +146,7 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	if err := recording.Record(r.Context(), h.d.Recorder, log, "stats", out.events); err != nil {
+	if err := storecall.Record(r.Context(), h.d.Recorder, log, "stats", out.events); err != nil {
 		return err
 	}
 	switch out.verdict {
@@ -207,7 +207,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			e := plugin.ErrOnPremise()
 			results = append(results, itemError(e.Code, e.Message, i))
 		case planUpgrade:
-			if err := recording.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
+			if err := storecall.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
 				return err
 			}
 			return plugin.ErrOnPremise()
@@ -218,7 +218,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			results = append(results, plugin.Object{{Key: "status", Value: "ok"}, {Key: "index", Value: i}})
 		}
 	}
-	if err := recording.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
+	if err := storecall.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
 		return err
 	}
 	plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}, {Key: "results", Value: results}})

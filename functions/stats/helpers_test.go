@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"

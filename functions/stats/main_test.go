@@ -3,7 +3,7 @@ package stats
 import (
 	"testing"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

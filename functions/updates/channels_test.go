@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
 
 const overrideTo = `INSERT INTO channel_devices (channel_id, app_id, device_id, owner_org)

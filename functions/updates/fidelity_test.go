@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
 
 // TestChannelRulesParseWhenNeeded: Capgo parses the bundle name only in

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/capgo-functions/capgo-functions/functions/internal/recording"
+	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -140,7 +140,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		body, answer, evs = finish(req, out.offer, bundleURL, files)
 		events = append(events, evs...)
 	}
-	if err := recording.Record(ctx, h.d.Recorder, log, "updates", events); err != nil {
+	if err := storecall.Record(ctx, h.d.Recorder, log, "updates", events); err != nil {
 		return err
 	}
 	if answer != nil {

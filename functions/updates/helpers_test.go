@@ -5,8 +5,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )

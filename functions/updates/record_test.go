@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )

@@ -10,10 +10,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
-	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 )
 
 // TestPresignedBundleDownloads: the offered URL is an S3 presigned GET that

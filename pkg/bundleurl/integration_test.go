@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 )
 
 // get fetches url with an optional Range header and returns status and body.

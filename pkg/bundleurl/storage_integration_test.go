@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/storagetest"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/storagetest"
 )
 
 // storageObjects are stored in the stand-in for every test below.

@@ -24,13 +24,13 @@ import (
 	channelself "github.com/capgo-functions/capgo-functions/functions/channel_self"
 	"github.com/capgo-functions/capgo-functions/functions/stats"
 	"github.com/capgo-functions/capgo-functions/functions/updates"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/storagetest"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/doctor"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
-	"github.com/capgo-functions/capgo-functions/pkg/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
-	"github.com/capgo-functions/capgo-functions/pkg/storagetest"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )
 

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/functest"
+	"github.com/capgo-functions/capgo-functions/internal/fakeclock"
 )
 
 // newClock is a settable test clock.
-func newClock() *functest.Clock { return functest.NewClock(time.UnixMilli(1_800_000_000_000)) }
+func newClock() *fakeclock.Clock { return fakeclock.New(time.UnixMilli(1_800_000_000_000)) }
 
 func TestHitCountsWithinTheWindow(t *testing.T) {
 	t.Parallel()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"

@@ -3,7 +3,7 @@ package recorder
 import (
 	"testing"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 )
 
 // The benchmarks write to a real database.

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )

@@ -1,9 +1,9 @@
-// Package recording hands the events of one device request to a
+// Package storecall hands the events of one device request to a
 // store.Recorder the way every device function does: detached from the
 // client, bounded in time, and with one rule for what a failed write does
 // to the answer. It sits between package plugin (which knows HTTP
 // statuses but no store) and package store (which knows no statuses).
-package recording
+package storecall
 
 import (
 	"context"

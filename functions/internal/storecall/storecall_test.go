@@ -1,4 +1,4 @@
-package recording
+package storecall
 
 import (
 	"context"

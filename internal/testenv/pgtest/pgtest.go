@@ -38,7 +38,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgcluster"
+	"github.com/capgo-functions/capgo-functions/internal/pgcluster"
 	"github.com/capgo-functions/capgo-functions/supabase"
 )
 

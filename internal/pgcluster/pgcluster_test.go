@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/capgo-functions/capgo-functions/pkg/pgcluster"
+	"github.com/capgo-functions/capgo-functions/internal/pgcluster"
 )
 
 // tinyProject stands in for the supabase directory. The second migration
