@@ -21,22 +21,31 @@ const versionCols = `%[1]s.id, %[2]s, %[1]s.checksum, %[1]s.session_key, %[1]s.k
          (SELECT json_agg(json_build_object('file_name', m.file_name, 'file_hash', m.file_hash, 's3_path', m.s3_path))
           FROM manifest m WHERE m.app_version_id = %[1]s.id) END`
 
-// channelSelect is the channel projection with its live bundle ("active
+// channelCols is the channel projection with its live bundle ("active
 // version": not deleted, or named builtin) and its rollout bundle of the
-// same app. A channel whose bundle was soft-deleted vanishes (the WHERE
-// clause every query adds), exactly as in Capgo.
-var channelSelect = `
-SELECT c.id, c.name, c.allow_dev, c.allow_prod, c.allow_emulator, c.allow_device,
+// same app; channelFrom joins them, with the requested app ($1) for its
+// manifest_bundle_count.
+var channelCols = `c.id, c.name, c.allow_dev, c.allow_prod, c.allow_emulator, c.allow_device,
        c.disable_auto_update_under_native, c.disable_auto_update::text, c.ios, c.android, c.electron,
        c.allow_device_self_set, c.public, c.rollout_percentage_bps, c.rollout_enabled,
        c.rollout_id::text, c.rollout_paused_at,
        ` + fmt.Sprintf(versionCols, "v", "CASE WHEN c.version IS NULL THEN 'builtin' ELSE v.name END") + `,
-       ` + fmt.Sprintf(versionCols, "rv", "rv.name") + `
+       ` + fmt.Sprintf(versionCols, "rv", "rv.name")
+
+const channelFrom = `
 FROM %s
 JOIN apps a ON a.app_id = $1 -- the requested app, even for an override to another app's channel
 LEFT JOIN app_versions v ON c.version = v.id AND (v.deleted = false OR v.name = 'builtin')
-LEFT JOIN app_versions rv ON c.rollout_version = rv.id AND (rv.deleted = false OR rv.name = 'builtin') AND rv.app_id = c.app_id
-WHERE %s AND (c.version IS NULL OR v.id IS NOT NULL)`
+LEFT JOIN app_versions rv ON c.rollout_version = rv.id AND (rv.deleted = false OR rv.name = 'builtin') AND rv.app_id = c.app_id`
+
+// channelServable is false for a channel whose bundle was soft-deleted:
+// such a channel vanishes from update checks, exactly as in Capgo.
+const channelServable = `(c.version IS NULL OR v.id IS NOT NULL)`
+
+// channelSelect selects servable channels (FROM and WHERE as arguments).
+var channelSelect = `
+SELECT ` + channelCols + channelFrom + `
+WHERE %s AND ` + channelServable
 
 // sqlOverride is Capgo's channel_devices override query: no platform,
 // public or self-set filter.
@@ -142,8 +151,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// scanChannel reads one channelSelect row; no row is a nil channel.
-func scanChannel(row pgx.Row) (*store.Channel, error) {
+// scanChannel reads one channelSelect row, then extra columns into extra;
+// no row is a nil channel.
+func scanChannel(row pgx.Row, extra ...any) (*store.Channel, error) {
 	var c store.Channel
 	var rolloutID *string
 	var pausedAt *time.Time
@@ -153,6 +163,7 @@ func scanChannel(row pgx.Row) (*store.Channel, error) {
 		&c.AllowDeviceSelfSet, &c.Public, &c.RolloutPercentageBps, &c.RolloutEnabled, &rolloutID, &pausedAt}
 	dest = append(dest, v.dest()...)
 	dest = append(dest, rv.dest()...)
+	dest = append(dest, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if err = notFound(err); err == store.ErrNotFound {
 			return nil, nil
