@@ -340,4 +340,3 @@ func checkPlanInvalid(t *testing.T, ctx context.Context, s Reads) {
 		t.Errorf("plan valid: updates %v, channel_self %v; want both false", snap.App.PlanValid, sc.App.PlanValid)
 	}
 }
-
