@@ -3,8 +3,8 @@
 -- Same data as Capgo's reset_and_seed_app_data() (supabase/seed.sql there):
 -- org 046a36ac-... "Demo org" on a paying Stripe customer (succeeded, trial
 -- 15 days ahead, nothing exceeded), app com.demo.app, five bundles and five
--- channels. Known answers for /updates against it are listed in
--- backend-semantics.md §6.
+-- channels. Known answers for /updates against it are in Capgo's
+-- tests/updates.test.ts and in TestKnownAnswers (functions/updates).
 --
 -- Runs after the migrations, as postgres. reset_and_seed_app_data(app_id)
 -- stays available (service_role only) so tests can rebuild an app's rows.

@@ -212,8 +212,8 @@ func newBundleSigner(cfg Config, log *slog.Logger) (updates.BundleSigner, error)
 		if err != nil {
 			return nil, err
 		}
-		// supabase-stack.md §1.4: behind the proxy, Storage checks the
-		// signature against Kong's port, not the one signed for.
+		// Behind the proxy, Storage checks the signature against Kong's
+		// port, not the one signed for (README, "The S3 presign host trap").
 		if cfg.Proxy && strings.Contains(cfg.S3Endpoint, "/storage/v1/s3") && strings.Contains(cfg.S3Endpoint, ":"+portOf(cfg.Addr)+"/") {
 			log.Warn("bundleurl.s3_host_trap", "s3_endpoint", cfg.S3Endpoint,
 				"hint", "Supabase Storage checks S3 presigned URLs against Kong's port behind this proxy; use --bundle-signer storage with SUPABASE_JWT_SECRET (see the README)")

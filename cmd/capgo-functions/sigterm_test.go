@@ -205,7 +205,7 @@ func sigtermRun(t *testing.T, withStats bool) {
 }
 
 // postUpdate sends an update check that Capgo's fixture answers with an
-// offer of 1.0.0 (backend-semantics.md §6).
+// offer of 1.0.0 ("new version available" in Capgo's tests/updates.test.ts).
 func postUpdate(client *http.Client, base, deviceID string) (int, string, error) {
 	body := fmt.Sprintf(`{"app_id":"com.demo.app","device_id":%q,"platform":"android","version_build":"1.0.0",`+
 		`"version_name":"1.1.0","plugin_version":"7.0.0","is_emulator":false,"is_prod":true}`, deviceID)

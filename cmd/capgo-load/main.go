@@ -9,7 +9,7 @@
 //
 // The mix runs against the seeded demo app (supabase/seed.sql) and every
 // answer is checked against the fixture's known answers
-// (backend-semantics.md §6): an update check that is up to date
+// (Capgo's tests/updates.test.ts): an update check that is up to date
 // (no_new_version_available), one that is offered 1.0.0, one blocked by
 // disable_auto_update=major, one for an unknown app (429 on_premise_app),
 // and a share (-stats) of /stats batches of -stats-batch events.

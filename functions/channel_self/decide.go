@@ -100,7 +100,7 @@ func prepare(req request, snap *store.ChannelSelfSnapshot) (plugin.Device, *outc
 	return d, nil
 }
 
-// decideSet is POST (backend-semantics.md §4.3).
+// decideSet is POST (post in Capgo's channel_self.ts).
 func decideSet(req request, snap *store.ChannelSelfSnapshot) outcome {
 	d, stop := prepare(req, snap)
 	if stop != nil {
@@ -146,7 +146,7 @@ func decideSet(req request, snap *store.ChannelSelfSnapshot) outcome {
 	}}
 }
 
-// decideGet is PUT (backend-semantics.md §4.4).
+// decideGet is PUT (put in Capgo's channel_self.ts).
 func decideGet(req request, snap *store.ChannelSelfSnapshot) outcome {
 	d, stop := prepare(req, snap)
 	if stop != nil {
@@ -188,7 +188,7 @@ func decideGet(req request, snap *store.ChannelSelfSnapshot) outcome {
 	return outcome{events: stats, body: plugin.Object{{Key: "channel", Value: final.Name}, {Key: "status", Value: "default"}}}
 }
 
-// decideDelete is DELETE (backend-semantics.md §4.5).
+// decideDelete is DELETE (deleteOverride in Capgo's channel_self.ts).
 func decideDelete(req request, snap *store.ChannelSelfSnapshot) outcome {
 	d, stop := prepare(req, snap)
 	if stop != nil {
@@ -212,7 +212,7 @@ type listed struct {
 	AllowSelfSet bool   `json:"allow_self_set"`
 }
 
-// decideList is GET (backend-semantics.md §4.6): the channels the device
+// decideList is GET (Capgo's listCompatibleChannels): the channels the device
 // may use, a bare JSON array. An invalid plan records needPlanUpgrade for
 // the device when the query names one.
 func decideList(req request, snap *store.ChannelSelfSnapshot) outcome {

@@ -1,7 +1,9 @@
 // Package channelself serves /functions/v1/channel_self, where a device
 // sets (POST), reads (PUT), unsets (DELETE) and lists (GET) its channel,
 // answering exactly as Capgo's channel_self function does
-// (backend-semantics.md §4, plugin-protocol.md §7).
+// (supabase/functions/_backend/plugin_runtime/plugins/channel_self.ts in
+// Cap-go/capgo; devices call it from setChannel, getChannel and
+// listChannels in Cap-go/capacitor-updater's CapgoUpdater.java).
 //
 // Plugins from x.34.0 keep their channel on the device: the server only
 // validates and echoes. Older plugins keep it server-side in

@@ -1,7 +1,8 @@
 // Package files serves GET|HEAD /functions/v1/files/read/attachments/<key>,
 // the route Capgo links bundles and manifest (delta) files through when it
-// does not hand out a presigned storage URL (backend-semantics.md §2.6,
-// Capgo's _backend/files/files.ts getHandler).
+// does not hand out a presigned storage URL (getBundleUrl in Capgo's
+// supabase/functions/_backend/plugin_runtime/utils/downloadUrl.ts; the route
+// is getHandler in supabase/functions/_backend/files/files.ts).
 //
 // As in Capgo, the read does no database or key check (the `key` query
 // parameter is ignored): the object is looked up in the bundle bucket and

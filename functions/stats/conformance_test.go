@@ -70,8 +70,8 @@ func runCases(t *testing.T, cases []statsCase) {
 
 const ok = `{"status":"ok"}`
 
-// TestErrorCatalogue covers every reachable /stats code (backend-semantics.md
-// §3.4) with its status and exact body, and that none of them writes.
+// TestErrorCatalogue covers every reachable /stats code (as in Capgo's
+// stats.ts) with its status and exact body, and that none of them writes.
 func TestErrorCatalogue(t *testing.T) {
 	t.Parallel()
 	noRows := &rows{}

@@ -82,7 +82,7 @@ func query(ev event) store.StatsQuery {
 // installs: a production device reports the bundle it switched to.
 func installs(ev event) bool { return ev.Action == "set" && !ev.IsEmulator && ev.IsProd }
 
-// decide is Capgo's stats post() (backend-semantics.md §3.2) from the app
+// decide is Capgo's stats post() (plugins/stats.ts) from the app
 // lookup on, as a pure function. snap is nil when the app does not exist.
 func decide(ev event, snap *store.StatsSnapshot) outcome {
 	if snap == nil {

@@ -1,7 +1,9 @@
 // Package stats serves POST /functions/v1/stats, where devices report what
 // happened to their bundles (one event or a batch of events of one app),
 // answering and recording exactly as Capgo's stats function does
-// (backend-semantics.md §3, plugin-protocol.md §6).
+// (supabase/functions/_backend/plugin_runtime/plugins/stats.ts in
+// Cap-go/capgo; devices send from sendStats in Cap-go/capacitor-updater's
+// CapgoUpdater.java).
 //
 // It leaves parsing and the protocol vocabulary to package plugin, reads
 // through a store.StatsReader and writes every row through a
@@ -70,7 +72,7 @@ const (
 	invalidAppID = "App ID must be a reverse domain string"
 )
 
-// post is Capgo's stats POST (backend-semantics.md §3.1).
+// post is Capgo's stats POST handler (app.post('/') in stats.ts).
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	data, err := plugin.ReadBody(w, r, maxBodyBytes)
 	if err != nil {

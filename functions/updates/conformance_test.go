@@ -68,7 +68,7 @@ func runCases(t *testing.T, cases []updateCase) {
 	}
 }
 
-// TestKnownAnswers reproduces the known answers of backend-semantics.md §6.
+// TestKnownAnswers reproduces the known answers of Capgo's tests/updates.test.ts.
 func TestKnownAnswers(t *testing.T) {
 	t.Parallel()
 	runCases(t, []updateCase{
@@ -105,8 +105,8 @@ func TestKnownAnswers(t *testing.T) {
 	})
 }
 
-// TestErrorCatalogue covers every reachable code of the /updates
-// catalogue (backend-semantics.md §2.7) with status, message and extra keys.
+// TestErrorCatalogue covers every reachable code of Capgo's /updates
+// (update.ts, plugin_parser.ts) with status, message and extra keys.
 func TestErrorCatalogue(t *testing.T) {
 	t.Parallel()
 	const override = `INSERT INTO channel_devices (channel_id, app_id, device_id, owner_org)

@@ -30,7 +30,7 @@ func isInternalVersion(name string) bool { return name == "builtin" || name == "
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
-// decide is Capgo's updateWithPG (backend-semantics.md §2.3) from the app
+// decide is Capgo's updateWithPG (plugin_runtime/utils/update.ts) from the app
 // lookup on, as a pure function. snap is nil when the app does not exist.
 func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 	if snap == nil {
@@ -115,11 +115,11 @@ func orUnknown(s string) string {
 	return s
 }
 
-// channelRules applies the channel's checks in Capgo's exact order
-// (§2.3 step 29) and returns the refusal with its stats action ("" for a
-// refusal that records no stats), or nil. The SemVer rules compare the
-// bundle against version_build (the native build), not version_name, as
-// Capgo does.
+// channelRules applies the channel's checks in Capgo's exact order (those
+// after no_new_version_available in updateWithPG) and returns the refusal
+// with its stats action ("" for a refusal that records no stats), or nil.
+// The SemVer rules compare the bundle against version_build (the native
+// build), not version_name, as Capgo does.
 func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
 	name, old := bundle.Name, req.VersionName
 	switch {

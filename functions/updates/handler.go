@@ -1,6 +1,8 @@
 // Package updates serves POST /functions/v1/updates, the update check every
 // device makes at each launch and resume, answering exactly as Capgo's
-// updates function does (backend-semantics.md §1–§2).
+// updates function does (Cap-go/capgo's
+// supabase/functions/_backend/plugin_runtime/plugins/updates.ts, which
+// calls updateWithPG in plugin_runtime/utils/update.ts).
 package updates
 
 import (

@@ -1,6 +1,8 @@
 -- Test bootstrap: the smallest set of Supabase roles, schemas and helpers that
 -- lets Supabase migrations apply to plain PostgreSQL 15+, and lets tests check
--- RLS the way PostgREST does. Copied from spec/supabase-stack.md §5.4.
+-- RLS the way PostgREST does. Roles and grants follow the Supabase CLI's
+-- apps/cli-go/internal/utils/templates/globals.sql; auth.uid(), role(),
+-- email() and jwt() follow supabase/auth's migrations.
 --
 -- For tests and the dev server only. Never apply it to a real Supabase
 -- database: there the image already owns these objects.

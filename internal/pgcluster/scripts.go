@@ -22,7 +22,7 @@ type Script struct{ Name, SQL string }
 var bootstrapSQL string
 
 // Bootstrap returns the Supabase bootstrap for plain PostgreSQL
-// (spec/supabase-stack.md §5.4): the anon/authenticated/service_role roles
+// (bootstrap.sql names its sources): the anon/authenticated/service_role roles
 // and friends, the extensions schema with uuid-ossp, pgcrypto and
 // moddatetime, the default API grants, and minimal auth and storage schemas
 // with their helper functions. Run it before the migrations, which assume

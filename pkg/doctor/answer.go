@@ -40,9 +40,11 @@ var (
 	anyHex   = regexp.MustCompile(`^[0-9a-fA-F]+$`)
 )
 
-// validateAnswer applies the plugin's rules (plugin-protocol.md §4.2-§4.4,
-// §4.7, §11.2-§11.3) to a decoded /updates answer: problems are what makes
-// a device fail or misread it, warnings what is legal but suspect.
+// validateAnswer applies the plugin's rules to a decoded /updates answer
+// (Cap-go/capacitor-updater: makeJsonRequest in CapgoUpdater.java, the
+// update handling in CapacitorUpdaterPlugin.java, AppVersionDec on iOS):
+// problems are what makes a device fail or misread it, warnings what is
+// legal but suspect.
 func validateAnswer(m map[string]any) (o offer, problems, warnings []string) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	str := func(key string, required bool) string {
@@ -149,7 +151,8 @@ func validateAnswer(m map[string]any) (o offer, problems, warnings []string) {
 	return o, problems, warnings
 }
 
-// validateManifest checks the manifest entries (§4.7) and returns them.
+// validateManifest checks the manifest entries (as the plugin's
+// DownloadService.handleManifestDownload reads them) and returns them.
 func validateManifest(v any, encrypted bool, bad func(string, ...any)) []manifestEntry {
 	list, ok := v.([]any)
 	if !ok {
@@ -233,7 +236,7 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// infoObject is the body a device sends (plugin-protocol.md §3).
+// infoObject is the body a device sends (CapgoUpdater.createInfoObject).
 func (d *doctor) infoObject() map[string]any {
 	m := map[string]any{
 		"platform":       d.o.Platform,
@@ -265,7 +268,7 @@ func (d *doctor) checkUpdates(ctx context.Context) *offer {
 		return nil
 	}
 	if res.status != 200 {
-		d.add(name, Fail, "HTTP %d, want 200 for every answer (plugin-protocol.md §11.2): %s", res.status, excerpt(res.body))
+		d.add(name, Fail, "HTTP %d, want 200 for every answer (iOS plugins up to 8.45.10 ignore the body of any other): %s", res.status, excerpt(res.body))
 		return nil
 	}
 	m, ok := res.object()

@@ -129,7 +129,8 @@ func (d *doctor) checkZip(ctx context.Context, o *offer) {
 }
 
 // checkChecksum compares the answer's checksum with the downloaded zip
-// (plugin-protocol.md §4.8): SHA-256 lower-case hex, or a legacy CRC32.
+// (the plugin's CryptoCipher.calcChecksum): SHA-256 lower-case hex, or a
+// legacy CRC32.
 func (d *doctor) checkChecksum(o *offer, dl download) {
 	const name = "bundle.checksum"
 	c := o.checksum
@@ -147,7 +148,7 @@ func (d *doctor) checkChecksum(o *offer, dl download) {
 	}
 }
 
-// zipLayout checks a bundle zip as the plugin unpacks it (§4.6): entry
+// zipLayout checks a bundle zip as the plugin's CapgoUpdater.unzip does: entry
 // names are safe relative paths, and index.html is at the root or in the
 // single top-level folder. It returns that folder ("" for the root).
 func zipLayout(r io.ReaderAt, size int64) (root string, entries int, err error) {
@@ -213,7 +214,8 @@ func (d *doctor) checkRange(ctx context.Context, name, rawURL string, size int64
 	}
 }
 
-// checkManifest downloads every manifest file and checks its hash (§4.7).
+// checkManifest downloads every manifest file and checks its hash, as the
+// plugin's DownloadService.handleManifestDownload does.
 func (d *doctor) checkManifest(ctx context.Context, o *offer) {
 	type result struct {
 		entry manifestEntry

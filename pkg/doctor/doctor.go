@@ -1,8 +1,8 @@
 // Package doctor checks a running deployment the way a device does: it
 // asks /functions/v1/updates for an app, validates the answer against the
-// plugin's rules (plugin-protocol.md §11.3), downloads the offered bundle
-// and checks its checksum and layout (§4.6, §4.8) and every manifest file
-// (§4.7), sends a stat and a channel query, and checks that other paths
+// plugin's rules (Cap-go/capacitor-updater, see validateAnswer), downloads
+// the offered bundle and checks its checksum and layout and every manifest
+// file, sends a stat and a channel query, and checks that other paths
 // reach the Supabase gateway behind the server.
 //
 // Every check yields one [Check] line (PASS, WARN, FAIL or SKIP with a
@@ -29,7 +29,7 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultPluginVersion   = "8.51.14" // the current plugin's constant (plugin-protocol.md §3)
+	DefaultPluginVersion   = "8.51.14" // the current plugin's pluginVersion (CapacitorUpdaterPlugin.java)
 	DefaultPlatform        = "android"
 	DefaultVersionBuild    = "1.0.0"
 	DefaultTimeout         = 10 * time.Second
@@ -237,7 +237,7 @@ func checkHTTPURL(raw string) error {
 	return nil
 }
 
-// userAgent is the plugin's (plugin-protocol.md §2.2).
+// userAgent is the plugin's (DownloadService.buildUserAgent).
 func (d *doctor) userAgent() string {
 	osVersion := "14"
 	if d.o.Platform == "ios" {

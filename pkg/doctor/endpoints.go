@@ -14,7 +14,7 @@ func notServed(path string, res response) string {
 }
 
 // checkStats sends the `set` stat a device sends after installing the
-// offered bundle (plugin-protocol.md §6.1: a JSON array of events).
+// offered bundle: a JSON array of events, as the plugin's flushStatsQueue sends.
 func (d *doctor) checkStats(ctx context.Context, o *offer) {
 	const name, path = "stats", "/functions/v1/stats"
 	version, offered := d.o.VersionName, false
@@ -42,7 +42,7 @@ func (d *doctor) checkStats(ctx context.Context, o *offer) {
 		d.add(name, Fail, "HTTP %d, want 200 {\"status\":\"ok\"}: %s", res.status, excerpt(res.body))
 		return
 	}
-	// A batch answer reports each event (backend-semantics.md §3.1).
+	// A batch answer reports each event (Capgo's plugins/stats.ts).
 	if results, ok := m["results"].([]any); ok && len(results) == 1 {
 		if r, ok := results[0].(map[string]any); ok && r["status"] != "ok" {
 			if !offered && r["error"] == "version_not_found" {
@@ -87,7 +87,7 @@ func (d *doctor) checkChannel(ctx context.Context) {
 }
 
 // checkGateway checks that paths the server does not answer itself reach
-// the Supabase gateway (supabase-stack.md §1.4).
+// the Supabase gateway (README, "In front of Supabase").
 func (d *doctor) checkGateway(ctx context.Context) {
 	res, err := d.call(ctx, http.MethodGet, "/rest/v1/", nil)
 	m, _ := res.object()

@@ -4,7 +4,7 @@
 // functions, the CLI's readiness probes) is passed to the Supabase gateway
 // (Kong, moved off :54321) as it came.
 //
-// What the proxy guarantees (supabase-stack.md §1.4):
+// What the proxy guarantees (README, "In front of Supabase"):
 //   - the inbound Host header is kept, so Kong, GoTrue and Storage build
 //     the same self URLs as when devices called Kong directly;
 //   - X-Forwarded-For/-Host/-Proto/-Port describe the original request;

@@ -3,7 +3,7 @@ package plugin
 import "strings"
 
 // Info is the info object every plugin request is built from
-// (plugin-protocol.md §3), read from a body ParsePluginBody validated:
+// (the plugin's createInfoObject), read from a body ParsePluginBody validated:
 // /updates sends it as is, /stats adds the event's fields and
 // /channel_self the channel. Each function's request type embeds it and
 // keeps only its own fields.

@@ -1,7 +1,8 @@
 package plugin
 
-// The 200 answers of POST /updates (backend-semantics.md §2.7). Every one
-// carries `kind`, which is what plugins ≥ 8.45.11 act on.
+// The 200 answers of POST /updates (updateError200 and getUpdateResponseKind
+// in Capgo's supabase/functions/_backend/plugin_runtime/utils/update.ts).
+// Every one carries `kind`, which is what plugins ≥ 8.45.11 act on.
 
 // Update response kinds.
 const (

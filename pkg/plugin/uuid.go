@@ -7,7 +7,7 @@ import (
 
 // NewUUID returns a random lower-case UUID version 4, what JavaScript's
 // crypto.randomUUID() gives: the format of the device ids plugins send
-// (plugin-protocol.md §3), for tools and tests that act as a device, and
+// (the plugin's DeviceIdHelper), for tools and tests that act as a device, and
 // of the request ids Hono makes.
 func NewUUID() string {
 	var b [16]byte

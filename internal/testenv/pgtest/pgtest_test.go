@@ -56,7 +56,7 @@ func TestIsolation(t *testing.T) {
 }
 
 // TestSupabaseSchema checks that the template holds the real migrations and
-// seed (spec/backend-semantics.md §6 fixture: five channels of the demo app).
+// seed (supabase/seed.sql, Capgo's fixture: five channels of the demo app).
 func TestSupabaseSchema(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)

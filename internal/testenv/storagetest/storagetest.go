@@ -1,6 +1,6 @@
 // Package storagetest runs a small stand-in for Supabase Storage's signed
 // URL routes, for tests: Storage itself (a Node service) cannot be
-// installed on these machines (supabase-stack.md §6).
+// installed on these machines (no Debian or npm package; no Docker).
 //
 // It serves, under <URL>/storage/v1, what the bundle URL signer and devices
 // use, following supabase/storage v1.60.2+:
@@ -43,7 +43,7 @@ import (
 	"unicode/utf8"
 )
 
-// The local Supabase stack's defaults (supabase-stack.md §1.5).
+// The local Supabase stack's defaults (supabase/cli apps/cli-go/pkg/config/apikeys.go).
 const (
 	LocalJWTSecret = "super-secret-jwt-token-with-at-least-32-characters-long"
 	LocalSecretKey = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"

@@ -7,7 +7,7 @@ import (
 )
 
 // TestLocalKeys: the stand-in's keys are the ones `supabase start` prints
-// (supabase-stack.md §1.5), so its HS256 is Supabase's.
+// (supabase/cli apps/cli-go/pkg/config/apikeys.go), so its HS256 is Supabase's.
 func TestLocalKeys(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Options{})
