@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
 
-.PHONY: all build dev run test test-short lint bench load clean
+.PHONY: all build dev run test test-short lint bench bench-compare load clean
 
 all: build
 
@@ -36,6 +36,14 @@ BENCH      ?= .
 BENCH_PKGS ?= ./...
 bench:
 	$(GO) test -count=1 -run '^$$' -bench '$(BENCH)' -benchmem $(BENCH_PKGS)
+
+## bench-compare: in one run, a bare net/http handler (the ceiling) and the
+##       real server against a throwaway PostgreSQL, loaded by wrk with the same
+##       bodies; prints req/s, p50/p99, ratio to the ceiling, RSS, freshness.
+##       Needs wrk (apt-get install wrk). E.g. make bench-compare COMPARE_FLAGS="-duration 5s"
+COMPARE_FLAGS ?=
+bench-compare: build
+	$(GO) run ./cmd/capgo-bench -server ./$(BIN) $(COMPARE_FLAGS)
 
 ## load: load a server already running on loopback (make dev in another terminal), e.g.
 ##       make load LOAD_FLAGS="-n 50000 -c 64 -duration 30s -stats 0.2"
