@@ -22,6 +22,13 @@
 // CI (CI set to anything but "", "false" or "0"), where a missing database is
 // a failure. Any other startup problem always fails the test.
 //
+// With PGTEST_POOLER=pgbouncer, the databases are reached through a
+// PgBouncer in transaction mode (as behind Supabase's Supavisor): NewDB
+// returns a DSN through the pooler, with the query mode the server uses
+// behind one (default_query_exec_mode=cache_describe); [Direct] gives the
+// direct DSN of the same database, for what a transaction pooler cannot
+// carry (LISTEN). Under CI a missing pgbouncer is then a failure.
+//
 // It leaves to others: running the server (pgcluster), the schema itself
 // (package supabase), and what a test does with its database.
 package pgtest
@@ -55,7 +62,9 @@ const setupTimeout = 3 * time.Minute
 var (
 	mainCalled atomic.Bool
 	setupOnce  sync.Once
-	cluster    *pgcluster.Cluster // set by setup, even when preparing failed, so Main can stop it
+	cluster    *pgcluster.Cluster   // set by setup, even when preparing failed, so Main can stop it
+	bouncer    *pgcluster.PgBouncer // set by setup with PGTEST_POOLER=pgbouncer
+	direct     sync.Map             // pooled DSN → direct DSN
 	setupErr   error
 	dbSeq      atomic.Int64 // makes database names unique within the binary; the pid, across binaries of a persistent cluster
 )
@@ -67,6 +76,11 @@ var (
 func Main(m *testing.M) {
 	mainCalled.Store(true)
 	code := m.Run()
+	if bouncer != nil {
+		if err := bouncer.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest: stopping PgBouncer:", err)
+		}
+	}
 	if cluster != nil {
 		if err := cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest: stopping PostgreSQL:", err)
@@ -91,6 +105,8 @@ func NewDB(tb testing.TB) string {
 	switch {
 	case errors.Is(setupErr, pgcluster.ErrNoPostgres) && !inCI():
 		tb.Skip("pgtest: PostgreSQL not found (set PG_BINDIR or install postgresql); skipping")
+	case errors.Is(setupErr, pgcluster.ErrNoPgBouncer) && !inCI():
+		tb.Skip("pgtest: PGTEST_POOLER=pgbouncer but pgbouncer is not installed; skipping")
 	case errors.Is(setupErr, pgcluster.ErrNoPostgres):
 		tb.Fatalf("pgtest: PostgreSQL is required when CI is set: %v", setupErr)
 	case setupErr != nil:
@@ -111,8 +127,25 @@ func NewDB(tb testing.TB) string {
 			tb.Error(err)
 		}
 	})
-	return cluster.DSN(name)
+	if bouncer == nil {
+		return cluster.DSN(name)
+	}
+	pooled := bouncer.DSN(name) + "&default_query_exec_mode=cache_describe"
+	direct.Store(pooled, cluster.DSN(name))
+	return pooled
 }
+
+// Direct returns the direct DSN of a database NewDB returned: itself,
+// unless the tests run through PgBouncer (PGTEST_POOLER=pgbouncer).
+func Direct(dsn string) string {
+	if d, ok := direct.Load(dsn); ok {
+		return d.(string)
+	}
+	return dsn
+}
+
+// Pooled reports whether NewDB's DSNs go through PgBouncer.
+func Pooled() bool { return os.Getenv("PGTEST_POOLER") == "pgbouncer" }
 
 // NewPool returns a pool on a new database (see [NewDB]), closed when the
 // test ends, before the database is dropped.
@@ -147,6 +180,9 @@ func setup() {
 	// The error names the failing script and line, e.g.
 	// "pgcluster: prepare pgtest_template: supabase/migrations/…sql:12:3: …".
 	setupErr = c.Prepare(ctx, template, append([]pgcluster.Script{pgcluster.Bootstrap()}, scripts...)...)
+	if setupErr == nil && Pooled() {
+		bouncer, setupErr = c.StartPgBouncer(ctx)
+	}
 }
 
 // inCI reports whether CI is set the way CI systems set it ("true"; GitLab
