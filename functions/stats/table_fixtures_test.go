@@ -188,7 +188,8 @@ func events(evs ...plugin.Event) []plugin.Event { return evs }
 // ---- Fakes ----
 
 // fakeStore answers the n-th query with snaps[n] (the last snapshot for
-// every later query; nil is store.ErrNotFound) and records the queries.
+// every later query; nil, or another app than the snapshot's, is
+// store.ErrNotFound) and records the queries.
 // With err set it fails every call, as a database that cannot answer.
 type fakeStore struct {
 	mu      sync.Mutex
@@ -217,7 +218,7 @@ func (f *fakeStore) StatsSnapshots(_ context.Context, qs []store.StatsQuery) ([]
 		n := min(len(f.queries), len(f.snaps)-1)
 		f.queries = append(f.queries, q)
 		s := f.snaps[n]
-		if s == nil {
+		if s == nil || s.App.AppID != q.AppID {
 			errs[i] = store.ErrNotFound
 			continue
 		}
