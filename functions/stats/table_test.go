@@ -312,6 +312,12 @@ func TestTableInstalls(t *testing.T) {
 				queries: []store.StatsQuery{query(func(q *store.StatsQuery) { q.DefaultChannel = "beta" })}},
 		},
 		{
+			name: "the client's channel is not trusted: the store resolves the channel",
+			req:  post(event(with("channel", "beta"))), snaps: snaps(demoSnap()),
+			want: want{status: 200, body: okBody, events: events(install("1.0.0", prodCh), mau(), stat("set"), device()),
+				queries: []store.StatsQuery{query()}},
+		},
+		{
 			name: "no channel at all counts the install without one",
 			req:  post(event()), snaps: snaps(snap(v100)),
 			want: want{status: 200, body: okBody, events: events(usage("install", "1.0.0", nil), mau(), stat("set"), device())},
