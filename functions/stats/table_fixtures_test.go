@@ -73,15 +73,20 @@ func oldVersion(id int64) snapOpt { return func(s *store.StatsSnapshot) { s.OldV
 // channel: the device's effective channel.
 func channel(c store.ChannelRef) snapOpt { return func(s *store.StatsSnapshot) { s.Channel = &c } }
 
-// The demo app's bundles and channels (supabase/seed.sql), by id.
+// The demo app's bundles and channels (supabase/seed.sql).
 var (
-	v100     = version(1)
-	v1361    = version(2)
-	prodCh   = store.ChannelRef{ID: 1, Name: "production"}
-	betaCh   = store.ChannelRef{ID: 2, Name: "beta"}
-	onProd   = channel(prodCh)
-	demoSnap = func(opts ...snapOpt) *store.StatsSnapshot { return snap(append([]snapOpt{v100, onProd}, opts...)...) }
+	v100   = version(1) // the bundle 1.0.0 was found
+	v1361  = version(2) // the bundle 1.361.0 was found
+	prodCh = store.ChannelRef{ID: 1, Name: "production"}
+	betaCh = store.ChannelRef{ID: 2, Name: "beta"}
+	onProd = channel(prodCh)
 )
+
+// demoSnap is the usual answer: the event's bundle 1.0.0 found, and the
+// device on the production channel; opts change it.
+func demoSnap(opts ...snapOpt) *store.StatsSnapshot {
+	return snap(append([]snapOpt{v100, onProd}, opts...)...)
+}
 
 // snaps lists the snapshots the store answers, one per query in order;
 // the last one answers every later query, and a nil one is an unknown app.

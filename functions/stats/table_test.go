@@ -56,6 +56,8 @@ func devDefault(ch string) func(*plugin.Device) {
 }
 func devEmulator() func(*plugin.Device) { return func(d *plugin.Device) { d.IsEmulator = true } }
 func devNotProd() func(*plugin.Device)  { return func(d *plugin.Device) { d.IsProd = false } }
+
+// query is the snapshot query of event() after opts.
 func query(opts ...func(*store.StatsQuery)) store.StatsQuery {
 	q := store.StatsQuery{AppID: demoApp, DeviceID: dev, Platform: "android", VersionName: "1.0.0"}
 	for _, o := range opts {
