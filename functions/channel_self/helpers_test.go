@@ -87,6 +87,3 @@ func (e *env) call(method string, body any, headers ...string) functest.Response
 	}
 	return e.Do(method, target, payload, headers...)
 }
-
-// ipLimit sets the per app+IP limit.
-func ipLimit(n int) func(*Deps) { return func(d *Deps) { d.IPLimit = n } }
