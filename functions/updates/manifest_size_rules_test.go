@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -123,6 +124,10 @@ func TestRulesManifestSize(t *testing.T) {
 		{
 			name: "the update schema applies", body: req(platform("web"), set("manifest", onlyA)), status: 400,
 			want: schemaErrorJSON(issue("platform", "Platform is not supported or invalid")),
+		},
+		{
+			name: "body over 1 MiB", body: req(set("manifest", onlyA), set("pad", strings.Repeat("x", 1<<20))), status: 413,
+			want: `{"error":"payload_too_large","message":"Request body exceeds 1048576 bytes"}`,
 		},
 		{
 			name: "LIMITED_APPS applies", body: req(set("manifest", onlyA)), deps: withLimited(t, `[{"id":"com.demo.app","ignore":1}]`), status: 429,

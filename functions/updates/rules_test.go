@@ -225,6 +225,11 @@ func TestRulesRequest(t *testing.T) {
 			want: noNewJSON, events: refused("noNew", "1.0.0"),
 		},
 		{
+			// docs/compat.md: Capgo reads a body of any size.
+			name: "body over 1 MiB", body: raw(`{"app_id":"com.demo.app","pad":"` + strings.Repeat("x", 1<<20) + `"}`), snap: seeded, status: 413,
+			want: `{"error":"payload_too_large","message":"Request body exceeds 1048576 bytes"}`,
+		},
+		{
 			name: "LIMITED_APPS refuses a listed app before validation", body: map[string]any{"app_id": "com.demo.app"}, snap: seeded,
 			deps: withLimited(t, `[{"id":"com.demo.app","ignore":1}]`), status: 429,
 			want: `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`,
@@ -297,11 +302,8 @@ func TestRulesUpdate(t *testing.T) {
 
 		// Channel selection, as the store presents it.
 		{
+			// Also a channel whose bundle was soft-deleted: the store drops it.
 			name: "neither an override nor a channel", body: req(), snap: snap(), status: 200,
-			want: noChannelJSON, events: refused("NoChannelOrOverride", "1.0.0"),
-		},
-		{
-			name: "a channel whose bundle was soft-deleted is no channel", body: req(), snap: snap( /* the store drops production */ ), status: 200,
 			want: noChannelJSON, events: refused("NoChannelOrOverride", "1.0.0"),
 		},
 		{
@@ -322,11 +324,6 @@ func TestRulesUpdate(t *testing.T) {
 			name: "override to a private channel that devices cannot self-set is served", body: req(),
 			snap: snap(override("no_access", platforms("android"), allowSelfSet(false)), channel("production")), status: 200,
 			want: offerJSON("1.361.0", "9d4f798a"), events: offered("1.361.0"),
-		},
-		{
-			name: "override whose bundle was soft-deleted falls through to the channel", body: req(versionName("1.1.0")),
-			snap: snap( /* the store drops the override */ channel("production")), status: 200,
-			want: offerJSON("1.0.0", "3885ee49"), events: offered("1.0.0"),
 		},
 
 		// The bundle.
@@ -591,6 +588,14 @@ func TestRulesShape(t *testing.T) {
 		{
 			name: "no manifest for plugin 7.0.34", body: req(versionName("1.1.0"), pluginVersion("7.0.34")), snap: withManifest, status: 200,
 			want: offerJSON("1.0.0", "3885ee49"), events: offered("1.0.0"),
+		},
+		{
+			// The handler links each row as the store gives it; a legacy
+			// percent-encoded name is sent decoded.
+			name: "manifest rows without a storage path are left out, legacy-encoded names decoded", body: req(versionName("1.1.0"), pluginVersion("7.0.35")),
+			snap: snap(channel("production", bundle("1.0.0", manifest(file("no-path.js", "bbb", ""), file("a%20b.js", "ccc", "m/ccc_a%20b.js"))))), status: 200,
+			want:   offerJSON("1.0.0", "3885ee49", `"manifest":[{"file_name":"a b.js","file_hash":"ccc","download_url":"`+filesURL("m/ccc_a%20b.js", "key=2&device_id="+devID)+`"}]`),
+			events: offered("1.0.0"),
 		},
 		{
 			name: "manifest for every 8.x", body: req(versionName("1.1.0"), pluginVersion("8.0.0")), snap: withManifest, status: 200,
