@@ -13,7 +13,6 @@ import (
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
-	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // TestPresignedBundleDownloads: the offered URL is an S3 presigned GET that
@@ -77,19 +76,4 @@ func TestDatabaseUnavailable(t *testing.T) {
 	t.Cleanup(pool.Close)
 	e := newEnvOn(t, pool)
 	e.Post(functest.BaseBody(functest.NewDeviceID())).Want(t, 503, `{"error":"service_unavailable","message":"Service temporarily unavailable, retry later"}`)
-}
-
-// TestLimitedApps: Capgo's LIMITED_APPS answers 429 before validation.
-func TestLimitedApps(t *testing.T) {
-	t.Parallel()
-	limited, err := plugin.ParseLimitedApps(`[{"id":"com.demo.app","ignore":1},{"id":"com.other.app","ignore":0}]`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, func(d *Deps) { d.Limited = limited })
-	e.Post(map[string]any{"app_id": "com.demo.app"}).Want(t, 429, `{"error":"too_many_requests","message":"Too many requests","moreInfo":{"app_id":"com.demo.app"}}`)
-	e.Post(functest.With(functest.BaseBody(functest.NewDeviceID()), map[string]any{"app_id": "com.other.app"})).Want(t, 429, `{"error":"on_premise_app","message":"On-premise app detected"}`)
-	if _, err := plugin.ParseLimitedApps(`{"id":1}`); err == nil {
-		t.Error("a malformed LIMITED_APPS must be refused")
-	}
 }
