@@ -126,6 +126,14 @@ func TestErrorCatalogue(t *testing.T) {
 			want: `{"error":"semver_error","message":"Native version: 1.0.0.0.1 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","moreInfo":{"version_build":"1.0.0.0.1"}}`,
 		},
 		{
+			// X.Y.Z skips the coercion, so parsing accepts it; @std/semver
+			// refuses numbers above Number.MAX_SAFE_INTEGER when updateWithPG
+			// parses it again, before any row is written.
+			name: "native version above 2^53", body: map[string]any{"version_build": "9007199254740993.0.0", "version_name": "1.1.0"}, status: 200,
+			want: `{"error":"semver_error","message":"Native version: 9007199254740993.0.0 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`,
+			rows: &rows{},
+		},
+		{
 			name: "unsupported platform fails the schema", body: map[string]any{"platform": "web"}, status: 400,
 			want: `{"error":"invalid_json_body","message":"Cannot parse body","moreInfo":{"parseResult":{"success":false,"error":{"name":"SchemaError","issues":[{"message":"Platform is not supported or invalid","path":["platform"],"code":"custom"}]}}}}`,
 		},

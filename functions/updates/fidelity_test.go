@@ -114,22 +114,23 @@ func TestManifestSizeCapgoCorners(t *testing.T) {
 }
 
 // TestVersionBuildThatDoesNotReparse: @std/semver formats 1.0.0-5e-2 as
-// 1.0.0-0.05, which parse() refuses; Capgo stores it and crashes (500)
-// only when a channel rule compares against it.
+// 1.0.0-0.05, which it does not parse again; Capgo's updateWithPG parses
+// version_build again before the plugin gates and answers 200
+// semver_error, whether or not a channel rule would compare against it,
+// and writes no row.
 func TestVersionBuildThatDoesNotReparse(t *testing.T) {
 	t.Parallel()
-	const semverError = `{"error":"semver_error","message":"Native version: 1.0.0-0.05 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","moreInfo":{"version_build":"1.0.0-0.05"}}`
+	const semverError = `{"error":"semver_error","message":"Native version: 1.0.0-0.05 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`
 	runCases(t, []updateCase{
 		{
-			name: "a rule compares it", body: map[string]any{"version_build": "1.0.0-5e-2", "version_name": "1.1.0"}, status: 400,
-			want: semverError, rows: &rows{mau: 1},
+			name: "a rule would compare it", body: map[string]any{"version_build": "1.0.0-5e-2", "version_name": "1.1.0"}, status: 200,
+			want: semverError, rows: &rows{},
 		},
 		{
-			name:  "no rule compares it",
+			name:  "no rule would compare it",
 			setup: []string{`UPDATE channels SET disable_auto_update = 'none', disable_auto_update_under_native = false WHERE name = 'production'`},
 			body:  map[string]any{"version_build": "1.0.0-5e-2", "version_name": "1.1.0"}, status: 200,
-			want: `{"version":"1.0.0","url":"` + zipURL("1.0.0", "3885ee49", "{{dev}}") + `","session_key":"","checksum":"3885ee49"}`,
-			rows: &rows{stats: []string{"get:1.0.0"}, deviceVersion: "1.0.0", mau: 1, versionUsage: []string{"get:1.0.0"}},
+			want: semverError, rows: &rows{},
 		},
 	})
 }
