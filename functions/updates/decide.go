@@ -119,8 +119,9 @@ func orUnknown(s string) string {
 	return s
 }
 
-// channelRules applies the channel's checks in Capgo's exact order
-// (§2.3 step 29) and returns the refusal with its stats action, or nil.
+// channelRules applies the channel's checks in Capgo's exact order (the
+// channel checks of updateWithPG) and returns the refusal with its stats
+// action, or nil.
 // The SemVer rules compare the bundle against build, the parsed
 // version_build (the native build), not version_name, as Capgo does.
 func channelRules(req plugin.UpdateRequest, build plugin.Version, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {

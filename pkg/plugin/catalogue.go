@@ -30,19 +30,21 @@ type Code string
 
 // The codes, one line each: Code + the code in CamelCase.
 const (
-	// Request parsing and limits, on every device function.
-	CodeInvalidJSONParseBody               Code = "invalid_json_parse_body"
-	CodePayloadTooLarge                    Code = "payload_too_large"
-	CodeInvalidJSONBody                    Code = "invalid_json_body"
-	CodeInvalidQueryParameters             Code = "invalid_query_parameters"
-	CodeMissingDeviceID                    Code = "missing_device_id"
-	CodeMissingAppID                       Code = "missing_app_id"
-	CodeSemverError                        Code = "semver_error"
-	CodeTooManyRequests                    Code = "too_many_requests"
-	CodeOnPremiseApp                       Code = "on_premise_app"
-	CodeNotFound                           Code = "not_found"
-	CodeUnknownError                       Code = "unknown_error"
-	CodeServiceUnavailable                 Code = "service_unavailable"
+	// Every device function: request parsing and limits, the router's
+	// answers, failures.
+	CodeInvalidJSONParseBody   Code = "invalid_json_parse_body"
+	CodePayloadTooLarge        Code = "payload_too_large"
+	CodeInvalidJSONBody        Code = "invalid_json_body"
+	CodeInvalidQueryParameters Code = "invalid_query_parameters"
+	CodeMissingDeviceID        Code = "missing_device_id"
+	CodeMissingAppID           Code = "missing_app_id"
+	CodeSemverError            Code = "semver_error"
+	CodeTooManyRequests        Code = "too_many_requests"
+	CodeOnPremiseApp           Code = "on_premise_app"
+	CodeNotFound               Code = "not_found"
+	CodeUnknownError           Code = "unknown_error"
+	CodeServiceUnavailable     Code = "service_unavailable"
+	// /updates business answers (HTTP 200 with a kind).
 	CodeUnsupportedPluginVersion           Code = "unsupported_plugin_version"
 	CodeNoChannel                          Code = "no_channel"
 	CodeNoBundle                           Code = "no_bundle"
@@ -99,8 +101,8 @@ const (
 	KindFailed   = "failed"
 )
 
-// Row is what the catalogue knows of a code.
-type Row struct {
+// row is what the catalogue knows of a code.
+type row struct {
 	// Status is the HTTP status of the answer: 200 for business answers,
 	// else the status Capgo throws it with.
 	Status int
@@ -109,7 +111,8 @@ type Row struct {
 	// Also200 marks a thrown code that Capgo also returns as an HTTP 200
 	// with its extra keys spread (simpleError200) at one place:
 	// invalid_app_id for the later events of a /stats batch, semver_error
-	// for an /updates version_build the channel rules cannot parse.
+	// (kind failed) for an /updates version_build that passed parsing but
+	// does not parse again.
 	Also200 bool
 	// Kind is the `kind` an /updates 200 answer of this code carries
 	// (Capgo's getUpdateResponseKind); "" for codes /updates never
@@ -123,7 +126,7 @@ type Row struct {
 
 // catalogue is the table. Business answers (Status 200) are spread; an
 // /updates one carries its kind last.
-var catalogue = map[Code]Row{
+var catalogue = map[Code]row{
 	CodeInvalidJSONParseBody:   {Status: http.StatusBadRequest, Shape: ShapeMoreInfo, Message: "Invalid JSON body"},
 	CodePayloadTooLarge:        {Status: http.StatusRequestEntityTooLarge, Shape: ShapePlain, Message: "Request body exceeds %d bytes"},
 	CodeInvalidJSONBody:        {Status: http.StatusBadRequest, Shape: ShapeMoreInfo, Message: "Cannot parse body"},
@@ -190,13 +193,6 @@ var catalogue = map[Code]Row{
 	CodeBadGateway: {Status: http.StatusBadGateway, Shape: ShapePlain, Message: "Supabase gateway unavailable, retry later"},
 }
 
-// Lookup returns code's row; false for a code that is not in the
-// catalogue.
-func Lookup(code Code) (Row, bool) {
-	r, ok := catalogue[code]
-	return r, ok
-}
-
 // UpdateKind is the kind of an /updates 200 answer with this code, as
 // Capgo's getUpdateResponseKind maps it: the row's kind, and failed for
 // any other code.
@@ -207,9 +203,9 @@ func UpdateKind(code Code) string {
 	return KindFailed
 }
 
-// row is code's row; a code without one is a programming error that
-// TestCatalogueRows catches.
-func row(code Code) Row {
+// rowOf is code's row. Constructors pass constants, so a code without a
+// row is a programming error (TestCatalogueRows checks every constant).
+func rowOf(code Code) row {
 	r, ok := catalogue[code]
 	if !ok {
 		panic(fmt.Sprintf("plugin: code %q is not in the catalogue", code))
@@ -218,7 +214,7 @@ func row(code Code) Row {
 }
 
 // message is the row's message with its verbs filled.
-func (r Row) message(args []any) string {
+func (r row) message(args []any) string {
 	if len(args) == 0 {
 		return r.Message
 	}
@@ -228,14 +224,18 @@ func (r Row) message(args []any) string {
 // answer is code's answer as its row says: status, envelope and message
 // (args fill the message's verbs). extra is moreInfo or the spread keys.
 func answer(code Code, extra Object, args ...any) *Error {
-	r := row(code)
+	r := rowOf(code)
 	return &Error{Status: r.Status, Code: code, Message: r.message(args), Extra: extra, Shape: r.Shape}
 }
 
 // answer200 is a business answer (Capgo's simpleError200): HTTP 200, the
-// extra keys spread. The row is a 200 one, or Also200.
+// extra keys spread. Only for a 200 row or an Also200 one: any other code
+// answered 200 would contradict its row.
 func answer200(code Code, extra Object, args ...any) *Error {
-	r := row(code)
+	r := rowOf(code)
+	if r.Status != http.StatusOK && !r.Also200 {
+		panic(fmt.Sprintf("plugin: code %q is not answered with 200", code))
+	}
 	return &Error{Status: http.StatusOK, Code: code, Message: r.message(args), Extra: extra, Shape: ShapeSpread}
 }
 

@@ -29,6 +29,8 @@ const (
 
 // Error is a protocol answer that is not a success: the HTTP status, the
 // `error` code, the message and the extra keys, rendered by WriteError.
+// Each is made by a constructor from its code's row of the catalogue
+// (catalogue.go), never by hand.
 type Error struct {
 	Status  int
 	Code    Code
