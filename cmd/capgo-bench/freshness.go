@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"io"
 	"net/http"
 	"slices"
@@ -84,7 +85,7 @@ WHERE customer_id = (SELECT o.customer_id FROM orgs o JOIN apps a ON a.owner_org
 			change("channel bundle changed", setBundle, dev, `"version":"1.0.0"`, "1.0.0"),
 			change("override added", addOverride, dev, `"version":"1.361.0"`, dev),
 			change("override deleted", delOverride, dev, `"version":"1.0.0"`, dev),
-			change("plan became invalid", plan, dev, `"error":"on_premise_app"`, "canceled", "-30 days"),
+			change("plan became invalid", plan, dev, errorKey(plugin.CodeOnPremiseApp), "canceled", "-30 days"),
 			change("plan valid again", plan, dev, `"version":"1.0.0"`, "succeeded", "15 days"),
 		}
 		for _, err := range steps {

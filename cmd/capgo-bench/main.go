@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"io"
 	"os"
 	"os/signal"
@@ -168,7 +169,7 @@ func measureServer(ctx context.Context, o options, srv *server, mode string, cei
 		events     int
 	}{
 		{"/updates, update offered", "/functions/v1/updates", updateBody("1.1.0"), `"version":"1.0.0"`, o.conns, 0},
-		{"/updates, up to date", "/functions/v1/updates", updateBody("1.0.0"), `"error":"no_new_version_available"`, o.conns, 0},
+		{"/updates, up to date", "/functions/v1/updates", updateBody("1.0.0"), errorKey(plugin.CodeNoNewVersionAvailable), o.conns, 0},
 		{"/stats, batches of 10 events", "/functions/v1/stats", statsBody(10), `"results":[{"status":"ok"}`, o.statsConns, 10},
 	}
 	var rows []row
@@ -239,3 +240,7 @@ func statsBody(n int) string {
 	}
 	return "[" + strings.Join(events, ",") + "]"
 }
+
+// errorKey is the `error` key of an answer with code, as it appears in
+// the body.
+func errorKey(code plugin.Code) string { return `"error":"` + string(code) + `"` }

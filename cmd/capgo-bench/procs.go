@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"io"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ func startCeiling() (*ceilingServer, error) {
 			IsProd        bool   `json:"is_prod"`
 		}
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-			http.Error(w, `{"error":"invalid_json_parse_body"}`, http.StatusBadRequest)
+			http.Error(w, "{"+errorKey(plugin.CodeInvalidJSONParseBody)+"}", http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -125,7 +126,7 @@ func startServer(ctx context.Context, o options, dsn string, modeArgs []string, 
 	logf("server %s %s", o.server, strings.Join(args, " "))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := check(ctx, s.url+"/functions/v1/updates", strings.ReplaceAll(updateBody("1.0.0"), deviceSlot, "6f0e3c2a-0000-4000-8000-000000000002"), "no_new_version_available")
+		err := check(ctx, s.url+"/functions/v1/updates", strings.ReplaceAll(updateBody("1.0.0"), deviceSlot, "6f0e3c2a-0000-4000-8000-000000000002"), errorKey(plugin.CodeNoNewVersionAvailable))
 		if err == nil {
 			return s, nil
 		}

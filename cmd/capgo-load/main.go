@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 func main() {
@@ -130,21 +132,25 @@ const (
 	updateTmpl = `{"app_id":%q,"device_id":%q,"platform":"android","version_build":%q,"version_name":%q,"plugin_version":"7.0.0","is_emulator":false,"is_prod":true}`
 )
 
+// errorKey is the `error` key of an answer with code, as it appears in the
+// body.
+func errorKey(code plugin.Code) string { return `"error":"` + string(code) + `"` }
+
 func mix(o options) []kind {
 	u := 1 - o.statsShare
 	kinds := []kind{
 		{"updates no_new_version", 0.60 * u, "/functions/v1/updates", func(d string, _ *rand.Rand) string {
 			return fmt.Sprintf(updateTmpl, demoApp, d, "1.0.0", "1.0.0")
-		}, 200, `"error":"no_new_version_available"`},
+		}, 200, errorKey(plugin.CodeNoNewVersionAvailable)},
 		{"updates offer", 0.25 * u, "/functions/v1/updates", func(d string, _ *rand.Rand) string {
 			return fmt.Sprintf(updateTmpl, demoApp, d, "1.0.0", "1.1.0")
 		}, 200, `"version":"1.0.0"`},
 		{"updates blocked major", 0.10 * u, "/functions/v1/updates", func(d string, _ *rand.Rand) string {
 			return fmt.Sprintf(updateTmpl, demoApp, d, "0.0.0", "0.0.0")
-		}, 200, `"error":"disable_auto_update_to_major"`},
+		}, 200, errorKey(plugin.CodeDisableAutoUpdateToMajor)},
 		{"updates unknown app", 0.05 * u, "/functions/v1/updates", func(d string, _ *rand.Rand) string {
 			return fmt.Sprintf(updateTmpl, "com.unknown.loadtest", d, "1.0.0", "1.0.0")
-		}, 429, `"error":"on_premise_app"`},
+		}, 429, errorKey(plugin.CodeOnPremiseApp)},
 	}
 	if o.statsShare > 0 {
 		actions := []string{"get", "download_complete", "set", "app_moved_to_foreground", "app_moved_to_background"}

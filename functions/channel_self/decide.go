@@ -43,15 +43,6 @@ func answer(e *plugin.Error, events ...plugin.Event) outcome {
 	return outcome{answer: e, events: events}
 }
 
-// errCannotOverride: the device's current override does not allow change.
-func errCannotOverride() *plugin.Error {
-	return plugin.Error200("cannot_override", "Cannot change device override current channel don't allow it")
-}
-
-func errChannelNotFound(extra ...plugin.KV) *plugin.Error {
-	return plugin.Error200("channel_not_found", "Cannot find channel", extra...)
-}
-
 // query names the rows the operation needs.
 func query(o op, req request) store.ChannelSelfQuery {
 	q := store.ChannelSelfQuery{AppID: req.AppID, DeviceID: req.DeviceID}
@@ -90,11 +81,11 @@ func defaultChannel(req request) string {
 // device record, or the outcome that ends the request.
 func prepare(req request, snap *store.ChannelSelfSnapshot) (plugin.Device, *outcome) {
 	if snap == nil {
-		return plugin.Device{}, &outcome{answer: plugin.ErrOnPremise()}
+		return plugin.Device{}, &outcome{answer: plugin.OnPremise()}
 	}
 	d := req.Device(snap.App.AllowDeviceCustomID)
 	if !snap.App.PlanValid {
-		out := answer(plugin.ErrOnPremise(), plugin.Stats(d, "", "needPlanUpgrade")...)
+		out := answer(plugin.OnPremise(), plugin.Stats(d, "", "needPlanUpgrade")...)
 		return d, &out
 	}
 	return d, nil
@@ -108,19 +99,17 @@ func decideSet(req request, snap *store.ChannelSelfSnapshot) outcome {
 	}
 	override := snap.Override // always nil for new plugins
 	if override != nil && !override.AllowDeviceSelfSet {
-		return answer(errCannotOverride())
+		return answer(plugin.CannotOverride())
 	}
 	ch := snap.Channel
 	if ch == nil {
-		return answer(errChannelNotFound(plugin.KV{Key: "channel", Value: req.Channel}, plugin.KV{Key: "app_id", Value: req.AppID}))
+		return answer(plugin.ChannelNotFound(plugin.KV{Key: "channel", Value: req.Channel}, plugin.KV{Key: "app_id", Value: req.AppID}))
 	}
 	if !ch.AllowDeviceSelfSet {
-		extra := []plugin.KV{{Key: "channel", Value: req.Channel}, {Key: "app_id", Value: req.AppID}}
 		if ch.Public {
-			return answer(plugin.Error200("public_channel_self_set_not_allowed",
-				"This channel is public and does not allow device self-assignment. Unset the channel and the device will automatically use the public channel.", extra...))
+			return answer(plugin.PublicChannelSelfSetNotAllowed(req.Channel, req.AppID))
 		}
-		return answer(plugin.Error200("channel_self_set_not_allowed", "This channel does not allow devices to self associate", extra...))
+		return answer(plugin.ChannelSelfSetNotAllowed(req.Channel, req.AppID))
 	}
 	stats := plugin.Stats(d, "", "setChannel")
 	if req.KeepsLocally {
@@ -183,7 +172,7 @@ func decideGet(req request, snap *store.ChannelSelfSnapshot) outcome {
 		}
 	}
 	if final == nil {
-		return answer(errChannelNotFound())
+		return answer(plugin.ChannelNotFound())
 	}
 	return outcome{events: stats, body: plugin.Object{{Key: "channel", Value: final.Name}, {Key: "status", Value: "default"}}}
 }
@@ -198,7 +187,7 @@ func decideDelete(req request, snap *store.ChannelSelfSnapshot) outcome {
 		return outcome{body: okBody, events: plugin.Stats(d, "", "setChannel")}
 	}
 	if o := snap.Override; o == nil || !o.AllowDeviceSelfSet {
-		return answer(errCannotOverride())
+		return answer(plugin.CannotOverride())
 	}
 	// No stats row for an old plugin's unset, as in Capgo.
 	return outcome{body: okBody, write: &overrideWrite{appID: req.AppID, deviceID: req.DeviceID, remove: true, removeFailure: "Cannot delete channel override"}}
@@ -217,13 +206,13 @@ type listed struct {
 // the device when the query names one.
 func decideList(req request, snap *store.ChannelSelfSnapshot) outcome {
 	if snap == nil {
-		return answer(plugin.ErrOnPremise())
+		return answer(plugin.OnPremise())
 	}
 	if !snap.App.PlanValid {
 		if req.DeviceID == "" {
-			return answer(plugin.ErrOnPremise())
+			return answer(plugin.OnPremise())
 		}
-		return answer(plugin.ErrOnPremise(), plugin.Stats(req.Device(snap.App.AllowDeviceCustomID), "", "needPlanUpgrade")...)
+		return answer(plugin.OnPremise(), plugin.Stats(req.Device(snap.App.AllowDeviceCustomID), "", "needPlanUpgrade")...)
 	}
 	list := make([]listed, 0, len(snap.Listed))
 	for _, c := range snap.Listed {

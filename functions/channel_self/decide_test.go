@@ -63,7 +63,7 @@ func TestDecideSet(t *testing.T) {
 		snap *store.ChannelSelfSnapshot
 		want outcome
 	}{
-		{"unknown app", req, nil, outcome{answer: plugin.ErrOnPremise()}},
+		{"unknown app", req, nil, outcome{answer: plugin.OnPremise()}},
 		{"new plugin validates", request{Info: plugin.Info{AppID: "a.b", DeviceID: "d", Platform: "android", VersionName: "1.0.0"}, Channel: "beta", KeepsLocally: true},
 			&store.ChannelSelfSnapshot{App: app, Channel: &beta},
 			outcome{body: plugin.Object{{Key: "status", Value: "ok"}, {Key: "allowSet", Value: true}}, events: stats}},

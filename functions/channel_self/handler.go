@@ -79,7 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead: // HEAD runs GET, as in Hono
 		err = h.list(w, r)
 	default:
-		err = plugin.ErrNotFound()
+		err = plugin.NotFound()
 	}
 	if err != nil {
 		plugin.WriteError(w, r, h.d.Log, err)
@@ -89,9 +89,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // device answers set, get and unset.
 func (h *Handler) device(w http.ResponseWriter, r *http.Request, o op) error {
 	var raw plugin.Body
-	invalid := plugin.InvalidJSONBody
+	invalid := plugin.CodeInvalidJSONBody
 	if o == opDelete {
-		raw, invalid = plugin.QueryToBody(r.URL.Query()), plugin.InvalidQueryParameters
+		raw, invalid = plugin.QueryToBody(r.URL.Query()), plugin.CodeInvalidQueryParameters
 	} else {
 		data, err := plugin.ReadBody(w, r, plugin.MaxBodyBytes)
 		if err != nil {
@@ -113,7 +113,7 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, o op) error {
 		return err
 	}
 	if o == opSet && req.Channel == "" {
-		return plugin.Error200("missing_channel", "Cannot find channel in body")
+		return plugin.MissingChannel()
 	}
 	if err := h.limits.checkDevice(req.AppID, req.DeviceID, o, req.Channel); err != nil {
 		return err
@@ -135,7 +135,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) error {
 	if err := h.limited(raw); err != nil {
 		return err
 	}
-	req, err := parseRequest(plugin.InvalidQueryParameters, raw, plugin.ChannelSelfGetSchema, false)
+	req, err := parseRequest(plugin.CodeInvalidQueryParameters, raw, plugin.ChannelSelfGetSchema, false)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (h *Handler) limited(raw plugin.Body) error {
 	if dev, ok := m["device_id"]; ok {
 		info = append(info, plugin.KV{Key: "device_id", Value: dev})
 	}
-	return plugin.ErrTooManyRequests(info, time.Time{}, time.Time{})
+	return plugin.TooManyRequests(info, time.Time{}, time.Time{})
 }
 
 // run is the database stage: load, decide, change channel_devices, record
@@ -193,14 +193,9 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request, o op, req request,
 func (h *Handler) resolve(ctx context.Context, log *slog.Logger, o op, req request,
 	decide func(request, *store.ChannelSelfSnapshot) outcome) (outcome, error) {
 	snap, err := h.d.Store.ChannelSelfSnapshot(ctx, query(o, req))
-	var found *store.ChannelSelfSnapshot
-	switch {
-	case err == nil:
-		found = &snap
-	case errors.Is(err, store.ErrNotFound):
-	default:
-		log.ErrorContext(ctx, "channel_self.store_unavailable", "err", err)
-		return outcome{}, plugin.ErrServiceUnavailable(err)
+	found, err := storecall.Found(ctx, log, "channel_self", snap, err)
+	if err != nil {
+		return outcome{}, err
 	}
 	out := decide(req, found)
 	if out.write != nil {
@@ -218,13 +213,13 @@ func (h *Handler) write(ctx context.Context, log *slog.Logger, out outcome) outc
 	if w.remove {
 		if err := h.d.Store.DeleteOverride(ctx, w.appID, w.deviceID); err != nil {
 			log.ErrorContext(ctx, "channel_self.override_write_failed", "err", err)
-			return answer(plugin.Error200("override_not_allowed", w.removeFailure))
+			return answer(plugin.OverrideNotAllowed(w.removeFailure))
 		}
 	}
 	if w.set != nil {
 		if err := h.d.Store.UpsertOverride(ctx, *w.set); err != nil {
 			log.ErrorContext(ctx, "channel_self.override_write_failed", "err", err)
-			return answer(plugin.Error200("override_not_allowed", setFailure))
+			return answer(plugin.OverrideNotAllowed(setFailure))
 		}
 	}
 	return out

@@ -84,7 +84,7 @@ func (l *limits) tooMany(info plugin.Object, resetAt time.Time) error {
 	nowMs, resetMs := l.now().UnixMilli(), resetAt.UnixMilli()
 	retry := max(0, (resetMs-nowMs+999)/1000)
 	info = append(info, plugin.KV{Key: "rateLimitResetAt", Value: resetMs}, plugin.KV{Key: "retryAfterSeconds", Value: retry})
-	return plugin.ErrTooManyRequests(info, time.UnixMilli(resetMs), time.UnixMilli(nowMs))
+	return plugin.TooManyRequests(info, time.UnixMilli(resetMs), time.UnixMilli(nowMs))
 }
 
 // clientIP is the first X-Forwarded-For entry, else X-Real-IP, else the

@@ -17,7 +17,7 @@ type request struct {
 }
 
 // parseRequest is Capgo's parsePluginBody for /channel_self.
-func parseRequest(invalidCode string, raw plugin.Body, schema plugin.Schema, requireDevice bool) (request, error) {
+func parseRequest(invalidCode plugin.Code, raw plugin.Body, schema plugin.Schema, requireDevice bool) (request, error) {
 	m, err := plugin.ParsePluginBody(invalidCode, raw, schema, requireDevice)
 	if err != nil {
 		return request{}, err

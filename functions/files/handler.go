@@ -122,10 +122,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	key, raw := routeKey(r)
 	if !validKey(key) {
-		return plugin.ErrNotFound()
+		return plugin.NotFound()
 	}
 	if h.d.Signer == nil {
-		return errStorageNotConfigured()
+		return plugin.StorageNotConfigured()
 	}
 	log := h.d.Log.With("key", key)
 
@@ -137,7 +137,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 				return nil // the client left
 			}
 			log.WarnContext(ctx, "files.storage_unreachable", "err", err)
-			return errUpstreamUnavailable(key, 0, err)
+			return plugin.UpstreamUnavailable(key, 0, err)
 		}
 		if res.StatusCode == http.StatusNotFound {
 			drain(res)
@@ -148,7 +148,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	if resp == nil {
 		log.DebugContext(ctx, "files.not_found")
-		return plugin.ErrNotFound()
+		return plugin.NotFound()
 	}
 	defer resp.Body.Close()
 
@@ -157,18 +157,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	case http.StatusOK, http.StatusPartialContent:
 	case http.StatusNotModified:
 	case http.StatusPreconditionFailed:
-		return errPreconditionFailed()
+		return plugin.PreconditionFailed()
 	case http.StatusRequestedRangeNotSatisfiable:
 		if r.Method == http.MethodHead && r.Header.Get("Range") == "" {
 			// Our own bytes=0-0 probe of an empty object.
 			status = http.StatusOK
 			break
 		}
-		return errRangeNotSatisfiable(unsatisfiedRange(resp))
+		return plugin.RangeNotSatisfiable(unsatisfiedRange(resp))
 	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		log.WarnContext(ctx, "files.storage_error", "status", status, "body", string(msg))
-		return errUpstreamUnavailable(key, status, nil)
+		return plugin.UpstreamUnavailable(key, status, nil)
 	}
 
 	hdr := w.Header()

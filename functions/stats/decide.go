@@ -119,8 +119,7 @@ func decide(ev event, snap *store.StatsSnapshot) outcome {
 		return outcome{verdict: recorded, events: append([]plugin.Event{mau}, statsAndDevice(d, failed, stats)...)}
 	}
 	if snap.VersionID == nil {
-		return outcome{verdict: refused, answer: plugin.Error200("version_not_found", "Version not found",
-			plugin.KV{Key: "app_id", Value: ev.AppID}, plugin.KV{Key: "version_name", Value: ev.VersionName})}
+		return outcome{verdict: refused, answer: plugin.VersionNotFound(ev.AppID, ev.VersionName)}
 	}
 
 	var evs []plugin.Event

@@ -117,8 +117,8 @@ func TestDecide(t *testing.T) {
 		{
 			name: "version not found writes nothing",
 			ev:   ev, snap: &store.StatsSnapshot{App: app},
-			want: outcome{verdict: refused, answer: plugin.Error200("version_not_found", "Version not found",
-				plugin.KV{Key: "app_id", Value: "com.demo.app"}, plugin.KV{Key: "version_name", Value: "1.0.0"})},
+			want: outcome{verdict: refused, answer: &plugin.Error{Status: 200, Code: "version_not_found", Message: "Version not found", Shape: plugin.ShapeSpread,
+				Extra: plugin.Object{{Key: "app_id", Value: "com.demo.app"}, {Key: "version_name", Value: "1.0.0"}}}},
 		},
 		{
 			name: "custom_id blocked by the app",

@@ -60,7 +60,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			plugin.WriteError(w, r, h.d.Log, err)
 		}
 	default:
-		plugin.WriteError(w, r, h.d.Log, plugin.ErrNotFound())
+		plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
 	}
 }
 
@@ -97,36 +97,29 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	appID, ok := appIDOf(list[0])
 	switch {
 	case !ok:
-		return errInvalidAppID(missingAppID)
+		return plugin.InvalidAppID(missingAppID)
 	case !plugin.IsAppID(appID):
-		return errInvalidAppID(invalidAppID)
+		return plugin.InvalidAppID(invalidAppID)
 	}
 	for _, item := range list[1:] {
 		id, ok := appIDOf(item)
 		switch {
 		case !ok:
-			return plugin.Error200("invalid_app_id", missingAppID)
+			return plugin.InvalidAppID200(missingAppID)
 		case !plugin.IsAppID(id):
-			return plugin.Error200("invalid_app_id", invalidAppID)
+			return plugin.InvalidAppID200(invalidAppID)
 		case id != appID:
-			return plugin.Error200("mixed_app_ids", "All events in a batch must have the same app_id")
+			return plugin.MixedAppIDs()
 		}
 	}
 	if h.d.Limited.Limited(appID) {
-		return plugin.ErrLimitedApp(appID)
+		return plugin.LimitedApp(appID)
 	}
 	log := h.d.Log.With("app_id", appID)
 	if !isBatch {
 		return h.single(w, r, log, list[0])
 	}
 	return h.batch(w, r, log, list)
-}
-
-// errInvalidAppID is the 400 for the first event's app_id (Capgo's
-// simpleError, so an empty moreInfo).
-func errInvalidAppID(message string) *plugin.Error {
-	return &plugin.Error{Status: http.StatusBadRequest, Code: "invalid_app_id", Message: message,
-		Extra: plugin.Object{}, Shape: plugin.ShapeMoreInfo}
 }
 
 // appIDOf is the app_id of an event when it is a non-empty string.
@@ -153,7 +146,7 @@ func (h *Handler) single(w http.ResponseWriter, r *http.Request, log *slog.Logge
 	}
 	switch out.verdict {
 	case onPremise, planUpgrade:
-		return plugin.ErrOnPremise()
+		return plugin.OnPremise()
 	case refused:
 		return out.answer
 	}
@@ -179,7 +172,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 			qs = append(qs, query(evs[i]))
 		}
 	}
-	snaps, found, err := h.snapshots(ctx, log, qs)
+	snaps, err := h.snapshots(ctx, log, qs)
 	if err != nil {
 		return err
 	}
@@ -187,32 +180,28 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	var events []plugin.Event
 	for i := range list {
 		if err := parseErrs[i]; err != nil {
-			code, msg := "processing_error", "Error processing event"
 			var pe *plugin.Error
-			if errors.As(err, &pe) {
-				code, msg = pe.Code, pe.Message
+			if !errors.As(err, &pe) {
+				pe = plugin.ProcessingError()
 			}
-			results = append(results, itemError(code, msg, i))
+			results = append(results, itemError(pe.Code, pe.Message, i))
 			continue
 		}
 		ev := evs[i]
-		var snap *store.StatsSnapshot
-		if found[0] {
-			snap = &snaps[0]
-		}
-		snaps, found = snaps[1:], found[1:]
+		snap := snaps[0]
+		snaps = snaps[1:]
 		out := decide(ev, snap)
 		log.DebugContext(ctx, "stats.event", "device_id", ev.DeviceID, "action", ev.Action, "verdict", int(out.verdict), "rows", len(out.events))
 		events = append(events, out.events...)
 		switch out.verdict {
 		case onPremise:
-			e := plugin.ErrOnPremise()
+			e := plugin.OnPremise()
 			results = append(results, itemError(e.Code, e.Message, i))
 		case planUpgrade:
 			if err := storecall.Record(ctx, h.d.Recorder, log, "stats", events); err != nil {
 				return err
 			}
-			return plugin.ErrOnPremise()
+			return plugin.OnPremise()
 		case refused:
 			results = append(results, append(itemError(out.answer.Code, out.answer.Message, i),
 				plugin.KV{Key: "moreInfo", Value: out.answer.Extra}))
@@ -227,31 +216,27 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	return nil
 }
 
-// snapshots loads the snapshots of qs; found[i] is false when event i's
+// snapshots loads the snapshots of qs; snapshot i is nil when event i's
 // app does not exist. An error is the answer of the whole request: the
 // database could not answer (503, so the device sends the events again).
-func (h *Handler) snapshots(ctx context.Context, log *slog.Logger, qs []store.StatsQuery) ([]store.StatsSnapshot, []bool, error) {
+func (h *Handler) snapshots(ctx context.Context, log *slog.Logger, qs []store.StatsQuery) ([]*store.StatsSnapshot, error) {
 	if len(qs) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	snaps, errs, err := h.d.Store.StatsSnapshots(ctx, qs)
-	found := make([]bool, len(qs))
-	for i, e := range errs {
-		switch {
-		case e == nil:
-			found[i] = true
-		case !errors.Is(e, store.ErrNotFound) && err == nil:
-			err = e
+	if err != nil {
+		return nil, storecall.Unavailable(ctx, log, "stats", err)
+	}
+	found := make([]*store.StatsSnapshot, len(qs))
+	for i := range found {
+		if found[i], err = storecall.Found(ctx, log, "stats", snaps[i], errs[i]); err != nil {
+			return nil, err
 		}
 	}
-	if err != nil {
-		log.ErrorContext(ctx, "stats.store_unavailable", "err", err)
-		return nil, nil, plugin.ErrServiceUnavailable(err)
-	}
-	return snaps, found, nil
+	return found, nil
 }
 
-func itemError(code, message string, index int) plugin.Object {
+func itemError(code plugin.Code, message string, index int) plugin.Object {
 	return plugin.Object{{Key: "status", Value: "error"}, {Key: "error", Value: code},
 		{Key: "message", Value: message}, {Key: "index", Value: index}}
 }
@@ -259,15 +244,11 @@ func itemError(code, message string, index int) plugin.Object {
 // process loads what one event needs and decides; the caller records the
 // rows. Its error is the answer of the whole request.
 func (h *Handler) process(ctx context.Context, log *slog.Logger, ev event) (outcome, error) {
-	snaps, found, err := h.snapshots(ctx, log, []store.StatsQuery{query(ev)})
+	snaps, err := h.snapshots(ctx, log, []store.StatsQuery{query(ev)})
 	if err != nil {
 		return outcome{}, err
 	}
-	var snap *store.StatsSnapshot
-	if found[0] {
-		snap = &snaps[0]
-	}
-	out := decide(ev, snap)
+	out := decide(ev, snaps[0])
 	log.DebugContext(ctx, "stats.event", "verdict", int(out.verdict), "rows", len(out.events))
 	return out, nil
 }

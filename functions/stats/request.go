@@ -27,7 +27,7 @@ func statsSchema(m map[string]any) []plugin.Issue {
 
 // parseEvent is Capgo's parsePluginBody with the stats schema.
 func parseEvent(raw plugin.Body) (event, error) {
-	m, err := plugin.ParsePluginBody(plugin.InvalidJSONBody, raw, statsSchema, true)
+	m, err := plugin.ParsePluginBody(plugin.CodeInvalidJSONBody, raw, statsSchema, true)
 	if err != nil {
 		return event{}, err
 	}

@@ -97,6 +97,13 @@ func TestKnownAnswers(t *testing.T) {
 			rows: &rows{stats: []string{"get:1.361.0"}, deviceVersion: "1.361.0", mau: 1, versionUsage: []string{"get:1.361.0"}},
 		},
 		{
+			// Capgo's updateWithPG parses version_build again after the plan
+			// check: a number above 2^53 fails there, 200 and no row.
+			name: "native version above 2^53", body: map[string]any{"version_build": "9007199254740993.0.0", "version_name": "1.1.0"}, status: 200,
+			want: `{"error":"semver_error","message":"Native version: 9007199254740993.0.0 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`,
+			rows: &rows{},
+		},
+		{
 			name: "unknown app is on-premise", body: map[string]any{"app_id": "com.unknown.app"}, status: 429,
 			want: `{"error":"on_premise_app","message":"On-premise app detected"}`,
 			rows: &rows{stats: []string{"get:1.0.0"}},

@@ -30,14 +30,14 @@ func isInternalVersion(name string) bool { return name == "builtin" || name == "
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
-// decide is Capgo's updateWithPG (plugin_runtime/utils/update.ts) from the app
+// decide is Capgo's updateWithPG (backend-semantics.md §2.3) from the app
 // lookup on, as a pure function. snap is nil when the app does not exist.
 func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 	if snap == nil {
 		// onPremStats: a stats row with action get for an app that may not
 		// exist (the stats table has no foreign key), then 429.
 		d := req.Device(true)
-		return outcome{answer: plugin.ErrOnPremise(), events: []plugin.Event{
+		return outcome{answer: plugin.OnPremise(), events: []plugin.Event{
 			plugin.StatsEvent{AppID: d.AppID, DeviceID: d.DeviceID, Action: "get", VersionName: d.VersionName},
 		}}
 	}
@@ -47,7 +47,16 @@ func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 		return outcome{answer: e, events: append(earlier, plugin.Stats(device, versionName, action)...)}
 	}
 	if !app.PlanValid {
-		return fail(plugin.ErrOnPremise(), "", "needPlanUpgrade")
+		return fail(plugin.OnPremise(), "", "needPlanUpgrade")
+	}
+	// Capgo's updateWithPG (utils/update.ts) parses version_build again
+	// here, before the plugin gates and any row: what passed parsing but @std/semver refuses (a number above
+	// Number.MAX_SAFE_INTEGER in X.Y.Z, which skips the coercion; a coerced
+	// form that does not parse again, 1.0.0-5e-2 formatted as 1.0.0-0.05)
+	// is a 200 semver_error. So the channel rules always have a build.
+	build, err := plugin.ParseVersion(plugin.FixSemver(req.VersionBuild))
+	if err != nil {
+		return outcome{answer: plugin.SemverError200(req.VersionBuild)}
 	}
 	if req.Plugin.Major == 4 {
 		return fail(plugin.UnsupportedPluginVersion(req.PluginVersion), "", "backend_refusal")
@@ -87,12 +96,7 @@ func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 	if req.VersionName == bundle.Name {
 		return fail(plugin.NoNewVersion(), bundle.Name, "noNew", mau)
 	}
-	if e, action := channelRules(req, ch, bundle); e != nil {
-		if action == "" {
-			// Where Capgo crashes on the device's build, after the
-			// device_usage row.
-			return outcome{answer: e, events: []plugin.Event{mau}}
-		}
+	if e, action := channelRules(req, build, ch, bundle); e != nil {
 		return fail(e, bundle.Name, action, mau)
 	}
 	if bundle.Name == "builtin" {
@@ -115,12 +119,12 @@ func orUnknown(s string) string {
 	return s
 }
 
-// channelRules applies the channel's checks in Capgo's exact order (those
-// after no_new_version_available in updateWithPG) and returns the refusal
-// with its stats action ("" for a refusal that records no stats), or nil.
-// The SemVer rules compare the bundle against version_build (the native
-// build), not version_name, as Capgo does.
-func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
+// channelRules applies the channel's checks in Capgo's exact order (the
+// channel checks of updateWithPG) and returns the refusal with its stats
+// action, or nil.
+// The SemVer rules compare the bundle against build, the parsed
+// version_build (the native build), not version_name, as Capgo does.
+func channelRules(req plugin.UpdateRequest, build plugin.Version, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
 	name, old := bundle.Name, req.VersionName
 	switch {
 	case req.Platform == "ios" && !ch.IOS:
@@ -131,7 +135,7 @@ func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bund
 		return plugin.DisabledPlatform("electron", name, old), "disablePlatformElectron"
 	}
 	if !isInternalVersion(name) {
-		if e, action := semverRules(req, ch, bundle); e != nil {
+		if e, action := semverRules(req, build, ch, bundle); e != nil {
 			return e, action
 		}
 	}
@@ -149,30 +153,20 @@ func channelRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bund
 }
 
 // semverRules are the channel's version rules, each comparing against
-// version_build. Like Capgo, a rule parses the bundle name (or
-// min_update_version), then version_build, only when it is reached. Where
-// Capgo's parse would throw (a 500): a bundle name or min_update_version
-// that is not SemVer makes the channel misconfigured; a version_build
-// whose coerced form does not parse again (1.0.0-5e-2 was formatted as
-// 1.0.0-0.05) is the device's semver_error.
-func semverRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
+// build (version_build). Like Capgo, a rule parses the bundle name (or
+// min_update_version) only when it is reached. Where Capgo's parse would
+// throw (a 500), a bundle name or min_update_version that is not SemVer
+// makes the channel misconfigured.
+func semverRules(req plugin.UpdateRequest, build plugin.Version, ch *store.Channel, bundle store.Bundle) (*plugin.Error, string) {
 	name := bundle.Name
 	misconfigured := func() (*plugin.Error, string) {
 		return plugin.MisconfiguredChannel(ch.Name, name, req.VersionBuild), "channelMisconfigured"
-	}
-	buildErr := func() (*plugin.Error, string) { return plugin.ErrSemverNative(req.VersionBuild), "" }
-	build, buildOK := plugin.Version{}, false
-	if v, err := plugin.ParseVersion(req.VersionBuild); err == nil {
-		build, buildOK = v, true
 	}
 	switch ch.DisableAutoUpdate {
 	case "major", "minor", "patch":
 		target, err := plugin.ParseVersion(name)
 		if err != nil {
 			return misconfigured()
-		}
-		if !buildOK {
-			return buildErr()
 		}
 		switch {
 		case ch.DisableAutoUpdate == "major" && target.Major > build.Major:
@@ -190,9 +184,6 @@ func semverRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundl
 		if err != nil {
 			return misconfigured()
 		}
-		if !buildOK {
-			return buildErr()
-		}
 		if build.Less(min) {
 			return plugin.DisableAutoUpdateTo("metadata", name, req.VersionBuild), "disableAutoUpdateMetadata"
 		}
@@ -201,9 +192,6 @@ func semverRules(req plugin.UpdateRequest, ch *store.Channel, bundle store.Bundl
 		target, err := plugin.ParseVersion(name)
 		if err != nil {
 			return misconfigured()
-		}
-		if !buildOK {
-			return buildErr()
 		}
 		if target.Less(build) {
 			return plugin.UnderNative(name, req.VersionName), "disableAutoUpdateUnderNative"

@@ -2,6 +2,8 @@ package updates
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,5 +84,119 @@ func TestDecideWithoutApp(t *testing.T) {
 	want := plugin.StatsEvent{AppID: "com.x.y", DeviceID: "d", Action: "get", VersionName: "1.0.0"}
 	if len(out.events) != 1 || fmt.Sprint(out.events[0]) != fmt.Sprint(want) {
 		t.Errorf("events = %+v", out.events)
+	}
+}
+
+// TestDecideVersionBuildThatDoesNotParse: Capgo's updateWithPG parses
+// version_build again after the app and plan checks and before the
+// plugin gates. A build that passed parsing but @std/semver refuses (a
+// number above Number.MAX_SAFE_INTEGER, which the X.Y.Z fast path lets
+// through uncoerced; a coerced form that does not parse again) is a 200
+// semver_error of kind failed with no extra keys, whatever the channel's
+// rules, and writes no row.
+func TestDecideVersionBuildThatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	const semverError = `{"error":"semver_error","message":"Native version: %s doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`
+	checksum, path := "3885ee49", "orgs/o/apps/com.demo.app/1.0.0.zip"
+	channel := func(disableAutoUpdate string, underNative bool) *store.Channel {
+		return &store.Channel{ID: 1, Name: "production", Public: true, Android: true, IOS: true,
+			AllowDev: true, AllowProd: true, AllowDevice: true, AllowEmulator: true,
+			DisableAutoUpdate: disableAutoUpdate, DisableAutoUpdateUnderNative: underNative,
+			Version: store.Bundle{ID: 7, Name: "1.0.0", Checksum: &checksum, R2Path: &path}}
+	}
+	app := store.App{AppID: "com.demo.app", OwnerOrg: "org", PlanValid: true}
+	const dev = "bb7e3c89-3a72-41fd-9db3-0119ba532d2d"
+	for _, tc := range []struct {
+		name   string
+		body   map[string]any // changes to the base body
+		snap   *store.UpdateSnapshot
+		status int
+		want   string   // the answer's body; "" for an offer
+		events []string // the rows, as "<type> <action>"
+	}{
+		{
+			name: "above 2^53 with a major rule",
+			body: map[string]any{"version_build": "9007199254740993.0.0"},
+			snap: &store.UpdateSnapshot{App: app, Channel: channel("major", true)}, status: 200,
+			want: fmt.Sprintf(semverError, "9007199254740993.0.0"),
+		},
+		{
+			name: "above 2^53 where no rule would parse it",
+			body: map[string]any{"version_build": "1.9007199254740992.0"},
+			snap: &store.UpdateSnapshot{App: app, Channel: channel("none", false)}, status: 200,
+			want: fmt.Sprintf(semverError, "1.9007199254740992.0"),
+		},
+		{
+			name: "a coerced form that does not parse again",
+			body: map[string]any{"version_build": "1.0.0-5e-2"},
+			snap: &store.UpdateSnapshot{App: app, Channel: channel("none", false)}, status: 200,
+			want: fmt.Sprintf(semverError, "1.0.0-0.05"),
+		},
+		{
+			name: "before the plugin v4 refusal",
+			body: map[string]any{"version_build": "9007199254740993.0.0", "plugin_version": "4.15.0"},
+			snap: &store.UpdateSnapshot{App: app, Channel: channel("none", false)}, status: 200,
+			want: fmt.Sprintf(semverError, "9007199254740993.0.0"),
+		},
+		{
+			name: "before the channel lookup",
+			body: map[string]any{"version_build": "9007199254740993.0.0"},
+			snap: &store.UpdateSnapshot{App: app}, status: 200,
+			want: fmt.Sprintf(semverError, "9007199254740993.0.0"),
+		},
+		{
+			name: "after the app lookup",
+			body: map[string]any{"version_build": "9007199254740993.0.0"},
+			snap: nil, status: 429,
+			want:   `{"error":"on_premise_app","message":"On-premise app detected"}`,
+			events: []string{"plugin.StatsEvent get"},
+		},
+		{
+			name: "after the plan check",
+			body: map[string]any{"version_build": "9007199254740993.0.0"},
+			snap: &store.UpdateSnapshot{App: store.App{AppID: "com.demo.app", OwnerOrg: "org"}, Channel: channel("none", false)}, status: 429,
+			want:   `{"error":"on_premise_app","message":"On-premise app detected"}`,
+			events: []string{"plugin.StatsEvent needPlanUpgrade", "plugin.DeviceUpsert "},
+		},
+		{
+			name: "Number.MAX_SAFE_INTEGER itself parses and is compared",
+			body: map[string]any{"version_build": "9007199254740991.0.0", "version_name": "1.1.0"},
+			snap: &store.UpdateSnapshot{App: app, Channel: channel("none", true)}, status: 200,
+			want:   `{"error":"disable_auto_update_under_native","message":"Cannot revert under native version","version":"1.0.0","old":"1.1.0","kind":"blocked"}`,
+			events: []string{"plugin.DeviceUsage ", "plugin.StatsEvent disableAutoUpdateUnderNative", "plugin.DeviceUpsert "},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := map[string]any{"app_id": "com.demo.app", "device_id": dev, "platform": "android",
+				"version_build": "1.0.0", "version_name": "1.0.0", "plugin_version": "7.0.0", "is_emulator": false, "is_prod": true}
+			maps.Copy(body, tc.body)
+			req, err := plugin.ParseUpdateRequest(body)
+			if err != nil {
+				t.Fatalf("the body does not pass parsing: %v", err)
+			}
+			out := decide(req, tc.snap)
+			if out.answer == nil {
+				t.Fatalf("an offer of %s, want %d %s", out.offer.bundle.Name, tc.status, tc.want)
+			}
+			got, err := plugin.Marshal(out.answer.Body())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.answer.Status != tc.status || string(got) != tc.want {
+				t.Errorf("answer %d %s\nwant   %d %s", out.answer.Status, got, tc.status, tc.want)
+			}
+			var events []string
+			for _, ev := range out.events {
+				action := ""
+				if s, ok := ev.(plugin.StatsEvent); ok {
+					action = s.Action
+				}
+				events = append(events, fmt.Sprintf("%T %s", ev, action))
+			}
+			if !slices.Equal(events, tc.events) {
+				t.Errorf("events %q, want %q", events, tc.events)
+			}
+		})
 	}
 }

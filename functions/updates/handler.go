@@ -82,7 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			plugin.WriteError(w, r, h.d.Log, err)
 		}
 	default:
-		plugin.WriteError(w, r, h.d.Log, plugin.ErrNotFound())
+		plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
 	}
 }
 
@@ -99,7 +99,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (plugin.Body,
 		return nil, err
 	}
 	if id, _ := plugin.BodyAppID(raw).(string); h.d.Limited.Limited(id) {
-		return nil, plugin.ErrLimitedApp(id)
+		return nil, plugin.LimitedApp(id)
 	}
 	return raw, nil
 }
@@ -121,14 +121,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		q.DefaultChannel = *req.DefaultChannel
 	}
 	snap, err := h.d.Store.UpdateSnapshot(ctx, q)
-	var found *store.UpdateSnapshot
-	switch {
-	case err == nil:
-		found = &snap
-	case errors.Is(err, store.ErrNotFound):
-	default:
-		log.ErrorContext(ctx, "updates.store_unavailable", "err", err)
-		return plugin.ErrServiceUnavailable(err)
+	found, err := storecall.Found(ctx, log, "updates", snap, err)
+	if err != nil {
+		return err
 	}
 
 	out := decide(req, found)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -20,7 +21,7 @@ import (
 func (h *Handler) ManifestSize() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			plugin.WriteError(w, r, h.d.Log, plugin.ErrNotFound())
+			plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
 			return
 		}
 		if err := h.manifestSize(w, r); err != nil {
@@ -50,7 +51,7 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 	var rows []store.ManifestFileSize
 	if len(asked) > 0 {
 		if h.sizer == nil {
-			return plugin.ErrNotFound()
+			return plugin.NotFound()
 		}
 		q := make([]store.ManifestFile, 0, len(asked))
 		for _, f := range asked {
@@ -64,8 +65,8 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 		}
 		if len(q) > 0 {
 			if rows, err = h.sizer.ManifestFileSizes(ctx, req.AppID, versionName, versionID, q); err != nil {
-				h.d.Log.ErrorContext(ctx, "updates.store_unavailable", "err", err, "app_id", req.AppID)
-				return plugin.ErrServiceUnavailable(err)
+				// No app is no rows here, so every error is the database's.
+				return storecall.Unavailable(ctx, h.d.Log.With("app_id", req.AppID), "updates", err)
 			}
 		}
 	}
@@ -75,11 +76,11 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 
 // sizeFile is one requested manifest file, as the answer echoes it.
 type sizeFile struct {
-	FileName    *string `json:"file_name"`
-	FileHash    string  `json:"file_hash"`
-	DownloadURL *string `json:"download_url"`
-	Size        int64   `json:"size,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	FileName    *string     `json:"file_name"`
+	FileHash    string      `json:"file_hash"`
+	DownloadURL *string     `json:"download_url"`
+	Size        int64       `json:"size,omitempty"`
+	Error       plugin.Code `json:"error,omitempty"`
 	versionID   int64
 }
 
@@ -181,7 +182,7 @@ func sizeResult(files []sizeFile, rows []store.ManifestFileSize) plugin.Object {
 			total += size
 			known++
 		} else {
-			f.Error = "size_unknown"
+			f.Error = plugin.CodeSizeUnknown
 			unknown++
 		}
 		out[i] = f

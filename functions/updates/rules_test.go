@@ -451,21 +451,28 @@ func TestRulesUpdate(t *testing.T) {
 		},
 		{
 			// @std/semver formats 1.0.0-5e-2 as 1.0.0-0.05, which parse()
-			// refuses: Capgo stores it, then fails where a rule compares it.
-			name: "native version that does not parse again, compared by a rule", body: req(versionBuild("1.0.0-5e-2"), versionName("1.1.0")),
-			snap: snap(channel("production")), status: 400,
-			want:   `{"error":"semver_error","message":"Native version: 1.0.0-0.05 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","moreInfo":{"version_build":"1.0.0-0.05"}}`,
-			events: []event{exactly(plugin.DeviceUsage{DeviceID: devID, AppID: functest.DemoApp, OrgID: functest.DemoOrg, Platform: "android", VersionBuild: "1.0.0-0.05"})},
+			// refuses: Capgo's updateWithPG parses version_build again after
+			// the plan check and answers 200 semver_error, writing nothing.
+			name: "native version that does not parse again, whatever the rules", body: req(versionBuild("1.0.0-5e-2"), versionName("1.1.0")),
+			snap: snap(channel("production", disableAutoUpdate("none"), underNative(false))), status: 200,
+			want: `{"error":"semver_error","message":"Native version: 1.0.0-0.05 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`,
 		},
 		{
-			name: "native version that does not parse again, compared by no rule", body: req(versionBuild("1.0.0-5e-2"), versionName("1.1.0")),
+			// Numbers above 2^53 pass Capgo's SemVer regex but not
+			// @std/semver's parse (JavaScript numbers).
+			name: "native version above 2^53 is a 200 semver_error", body: req(versionBuild("9007199254740993.0.0"), versionName("1.1.0")),
+			snap: snap(channel("production")), status: 200,
+			want: `{"error":"semver_error","message":"Native version: 9007199254740993.0.0 doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo","kind":"failed"}`,
+		},
+		{
+			name: "native version 2^53-1 still parses", body: req(versionBuild("9007199254740991.0.0"), versionName("1.1.0")),
 			snap: snap(channel("production", disableAutoUpdate("none"), underNative(false))), status: 200,
 			want: offerJSON("1.0.0", "3885ee49"),
 			events: []event{
-				exactly(plugin.DeviceUsage{DeviceID: devID, AppID: functest.DemoApp, OrgID: functest.DemoOrg, Platform: "android", VersionBuild: "1.0.0-0.05"}),
+				exactly(plugin.DeviceUsage{DeviceID: devID, AppID: functest.DemoApp, OrgID: functest.DemoOrg, Platform: "android", VersionBuild: "9007199254740991.0.0"}),
 				versionUsage("1.0.0"), stats("get", "1.0.0"),
 				exactly(plugin.DeviceUpsert{Device: plugin.Device{AppID: functest.DemoApp, DeviceID: devID, Platform: "android",
-					PluginVersion: "7.0.0", VersionBuild: "1.0.0-0.05", VersionName: "1.0.0", IsProd: true}}),
+					PluginVersion: "7.0.0", VersionBuild: "9007199254740991.0.0", VersionName: "1.0.0", IsProd: true}}),
 			},
 		},
 		{

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/http"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // notServed explains a 404 from a device endpoint.
@@ -45,7 +47,7 @@ func (d *doctor) checkStats(ctx context.Context, o *offer) {
 	// A batch answer reports each event (Capgo's plugins/stats.ts).
 	if results, ok := m["results"].([]any); ok && len(results) == 1 {
 		if r, ok := results[0].(map[string]any); ok && r["status"] != "ok" {
-			if !offered && r["error"] == "version_not_found" {
+			if !offered && r["error"] == string(plugin.CodeVersionNotFound) {
 				// Nothing was offered, so the event names the running
 				// version, which the app need not have as a bundle.
 				d.add(name, Warn, "endpoint answers, but the set event for the running version %s was refused: the app has no bundle %s (%s)", version, version, excerpt(res.body))
@@ -79,7 +81,7 @@ func (d *doctor) checkChannel(ctx context.Context) {
 		d.add(name, Pass, "HTTP 200 error envelope %s: %v", code, m["message"])
 	case res.status == http.StatusOK && hasChannel && status != "":
 		d.add(name, Pass, "channel %q (status %s)", channel, status)
-	case res.status == http.StatusBadRequest && code == "channel_not_found":
+	case res.status == http.StatusBadRequest && code == string(plugin.CodeChannelNotFound):
 		d.add(name, Pass, "HTTP 400 channel_not_found: the plugin falls back to its defaultChannel")
 	default:
 		d.add(name, Fail, "HTTP %d, want 200 with channel and status or an error envelope: %s", res.status, excerpt(res.body))
@@ -94,7 +96,7 @@ func (d *doctor) checkGateway(ctx context.Context) {
 	switch {
 	case err != nil:
 		d.add("gateway.rest", Fail, "GET /rest/v1/: unreachable: %v", err)
-	case res.status == http.StatusNotFound && m["error"] == "not_found" && m["message"] == "Not found":
+	case res.status == http.StatusNotFound && m["error"] == string(plugin.CodeNotFound) && m["message"] == "Not found":
 		d.add("gateway.rest", Fail, "proxy off: GET /rest/v1/ got capgo-functions' own 404, so Supabase is not behind this server (serve with --proxy and --supabase-url at Kong, or pass --skip-gateway if that is intended)")
 	case res.status == http.StatusBadGateway || res.status == http.StatusServiceUnavailable || res.status == http.StatusGatewayTimeout:
 		d.add("gateway.rest", Fail, "proxy on, Supabase unreachable: GET /rest/v1/ HTTP %d %s", res.status, excerpt(res.body))

@@ -13,7 +13,7 @@
 //     answers flush as they arrive);
 //   - websocket upgrades (/realtime/v1/websocket) are passed through;
 //   - when the gateway cannot be reached the client gets a JSON 502
-//     {"error":"bad_gateway",…}, logged once at Warn with the upstream.
+//     bad_gateway (plugin.BadGateway), logged once at Warn with the upstream.
 //
 // What it leaves to others: deciding which paths are ours (pkg/server
 // hands the proxy everything else as its Fallback) and CORS, which Kong's
@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // Defaults for zero Options fields.
@@ -206,11 +208,8 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.log.WarnContext(r.Context(), "gateway.upstream_error", "upstream", p.upstream.String(),
 		"method", r.Method, "path", r.URL.Path, "err", err)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadGateway)
-	_, _ = w.Write([]byte(`{"error":"bad_gateway","message":"Supabase gateway unavailable, retry later"}`))
+	w.Header().Set("Cache-Control", "no-store")
+	plugin.WriteError(w, r, p.log, plugin.BadGateway())
 }
 
 // bufferPool is an httputil.BufferPool backed by sync.Pool.

@@ -27,10 +27,10 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, ErrPayloadTooLarge(limit)
+		return nil, PayloadTooLarge(limit)
 	}
 	if err != nil {
-		return nil, ErrInvalidJSONParseBody(err)
+		return nil, InvalidJSONParseBody(err)
 	}
 	return data, nil
 }
@@ -48,10 +48,10 @@ func ParseJSONBody(data []byte) (Body, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, ErrInvalidJSONParseBody(err)
+		return nil, InvalidJSONParseBody(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, ErrInvalidJSONParseBody(errors.New("trailing data after JSON value"))
+		return nil, InvalidJSONParseBody(errors.New("trailing data after JSON value"))
 	}
 	return LowerDeviceID(v), nil
 }

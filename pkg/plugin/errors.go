@@ -21,13 +21,19 @@ const (
 	ShapeMoreInfo
 	// ShapeSpread renders {"error","message",…extra,"kind"?} (Capgo's simpleError200).
 	ShapeSpread
+	// ShapeItem is a code that is no envelope of its own: the `error` of
+	// one item inside a 200 answer (a /stats batch result, a
+	// /manifest_size file), which the function lays out.
+	ShapeItem
 )
 
 // Error is a protocol answer that is not a success: the HTTP status, the
 // `error` code, the message and the extra keys, rendered by WriteError.
+// Each is made by a constructor from its code's row of the catalogue
+// (catalogue.go), never by hand.
 type Error struct {
 	Status  int
-	Code    string
+	Code    Code
 	Message string
 	Extra   Object
 	Shape   Shape
@@ -43,7 +49,7 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
 	}
-	return e.Code + ": " + e.Message
+	return string(e.Code) + ": " + e.Message
 }
 
 // Unwrap returns the cause.
@@ -75,9 +81,11 @@ func (e *Error) Body() Object {
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := Marshal(v)
 	if err != nil {
-		// Our own values always marshal; a failure here is a programming error.
-		b = []byte(`{"error":"unknown_error","message":"Unknown error","moreInfo":{}}`)
-		status = http.StatusInternalServerError
+		// Our own values always marshal; a failure here is a programming
+		// error, answered as any other.
+		e := UnknownError(err)
+		b, _ = Marshal(e.Body())
+		status = e.Status
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -94,7 +102,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			log = slog.Default()
 		}
 		log.ErrorContext(r.Context(), "request.unhandled_error", "method", r.Method, "path", r.URL.Path, "err", err)
-		pe = ErrUnknown(err)
+		pe = UnknownError(err)
 	}
 	for k, v := range pe.Header {
 		w.Header().Set(k, v)
@@ -102,55 +110,46 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	WriteJSON(w, pe.Status, pe.Body())
 }
 
-func thrown(status int, code, message string, moreInfo Object) *Error {
-	return &Error{Status: status, Code: code, Message: message, Extra: moreInfo, Shape: ShapeMoreInfo}
-}
+// ---- Request-level answers shared by the device functions. ----
 
-// ---- Request-level errors shared by the three functions (Capgo's simpleError → 400). ----
-
-// ErrInvalidJSONParseBody: the body is not JSON (Capgo: parseBody).
-func ErrInvalidJSONParseBody(cause error) *Error {
-	e := thrown(400, "invalid_json_parse_body", "Invalid JSON body", Object{{"e", Object{}}})
+// InvalidJSONParseBody: the body is not JSON (Capgo: parseBody).
+func InvalidJSONParseBody(cause error) *Error {
+	e := answer(CodeInvalidJSONParseBody, Object{{"e", Object{}}})
 	e.Err = cause
 	return e
 }
 
-// ErrPayloadTooLarge: the body is longer than the function reads.
-func ErrPayloadTooLarge(limit int64) *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-		Message: "Request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+// PayloadTooLarge: the body is longer than the function reads.
+func PayloadTooLarge(limit int64) *Error { return answer(CodePayloadTooLarge, nil, limit) }
+
+// CannotParseBody: code is CodeInvalidJSONBody (POST/PUT) or
+// CodeInvalidQueryParameters (GET/DELETE), "Cannot parse body".
+func CannotParseBody(code Code, moreInfo Object) *Error { return answer(code, moreInfo) }
+
+// MissingDeviceID: no truthy device_id.
+func MissingDeviceID(body any) *Error { return answer(CodeMissingDeviceID, Object{{"body", body}}) }
+
+// MissingAppID: no truthy app_id.
+func MissingAppID(body any) *Error { return answer(CodeMissingAppID, Object{{"body", body}}) }
+
+// SemverError: version_build cannot be coerced to SemVer (Capgo's
+// parsePluginBody).
+func SemverError(versionBuild string) *Error {
+	return answer(CodeSemverError, Object{{"version_build", versionBuild}}, versionBuild)
 }
 
-// ErrCannotParseBody: invalid_json_body (POST/PUT) or invalid_query_parameters
-// (GET/DELETE) with "Cannot parse body".
-func ErrCannotParseBody(code string, moreInfo Object) *Error {
-	return thrown(400, code, "Cannot parse body", moreInfo)
+// SemverError200 is /updates' semver_error for a version_build that
+// passed parsing but does not parse again (Capgo's updateWithPG, before
+// the plugin-version gates): HTTP 200, kind failed, no extra keys.
+func SemverError200(versionBuild string) *Error {
+	return update200(CodeSemverError, nil, versionBuild)
 }
 
-// ErrMissingDeviceID: no truthy device_id.
-func ErrMissingDeviceID(body any) *Error {
-	return thrown(400, "missing_device_id", "Cannot find device_id", Object{{"body", body}})
-}
-
-// ErrMissingAppID: no truthy app_id.
-func ErrMissingAppID(body any) *Error {
-	return thrown(400, "missing_app_id", "Cannot find app_id", Object{{"body", body}})
-}
-
-// ErrSemverNative: version_build cannot be coerced to SemVer.
-func ErrSemverNative(versionBuild string) *Error {
-	return thrown(400, "semver_error", semverMessage(versionBuild), Object{{"version_build", versionBuild}})
-}
-
-func semverMessage(versionBuild string) string {
-	return "Native version: " + versionBuild + " doesn't follow semver convention, please check https://capgo.app/semver_tester/ to learn more about semver usage in Capgo"
-}
-
-// ErrTooManyRequests is Capgo's simpleRateLimit: 429 with moreInfo, plus
+// TooManyRequests is Capgo's simpleRateLimit: 429 with moreInfo, plus
 // X-RateLimit-Reset (epoch seconds, ceil) and Retry-After (seconds) when
 // the reset time is known (zero resetAt: no headers).
-func ErrTooManyRequests(moreInfo Object, resetAt, now time.Time) *Error {
-	e := thrown(429, "too_many_requests", "Too many requests", moreInfo)
+func TooManyRequests(moreInfo Object, resetAt, now time.Time) *Error {
+	e := answer(CodeTooManyRequests, moreInfo)
 	if !resetAt.IsZero() {
 		ms := resetAt.UnixMilli()
 		retry := (resetAt.Sub(now).Milliseconds() + 999) / 1000
@@ -165,32 +164,32 @@ func ErrTooManyRequests(moreInfo Object, resetAt, now time.Time) *Error {
 	return e
 }
 
-// ErrOnPremise: unknown app or an app whose plan is not valid.
-func ErrOnPremise() *Error {
-	return &Error{Status: 429, Code: "on_premise_app", Message: "On-premise app detected"}
-}
+// OnPremise: unknown app or an app whose plan is not valid.
+func OnPremise() *Error { return answer(CodeOnPremiseApp, nil) }
 
-// ErrNotFound: any other path or method under a function.
-func ErrNotFound() *Error {
-	return &Error{Status: 404, Code: "not_found", Message: "Not found"}
-}
+// NotFound: any other path or method under a function, and a missing
+// file on files/read.
+func NotFound() *Error { return answer(CodeNotFound, nil) }
 
-// ErrUnknown is the 500 answer for anything unexpected.
-func ErrUnknown(cause error) *Error {
-	e := thrown(500, "unknown_error", "Unknown error", Object{})
+// UnknownError is the 500 answer for anything unexpected.
+func UnknownError(cause error) *Error {
+	e := answer(CodeUnknownError, Object{})
 	e.Err = cause
 	return e
 }
 
-// ErrServiceUnavailable: the database (or another dependency) cannot be
-// reached. Capgo answers on_premise_app here, which would tell devices the
-// app does not exist; we answer 503 so clients retry later (docs/compat.md).
-func ErrServiceUnavailable(cause error) *Error {
-	return &Error{Status: 503, Code: "service_unavailable", Message: "Service temporarily unavailable, retry later", Err: cause}
+// KO is the answer of Capgo's POST /ko test route: unknown_error, "KO".
+func KO() *Error {
+	e := answer(CodeUnknownError, Object{})
+	e.Message = "KO"
+	return e
 }
 
-// Error200 is Capgo's simpleError200: HTTP 200 with extra keys spread at the
-// top level (used by /stats and /channel_self business answers).
-func Error200(code, message string, extra ...KV) *Error {
-	return &Error{Status: 200, Code: code, Message: message, Extra: extra, Shape: ShapeSpread}
+// ServiceUnavailable: the database (or another dependency) cannot be
+// reached. Capgo answers on_premise_app here, which would tell devices the
+// app does not exist; we answer 503 so clients retry later (docs/compat.md).
+func ServiceUnavailable(cause error) *Error {
+	e := answer(CodeServiceUnavailable, nil)
+	e.Err = cause
+	return e
 }

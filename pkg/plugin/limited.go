@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // LimitedApps is Capgo's LIMITED_APPS switch: a JSON list of
@@ -52,9 +53,10 @@ func (l LimitedApps) Limited(appID string) bool {
 	return float64(binary.BigEndian.Uint32(b[:]))/(1<<32) < p
 }
 
-// ErrLimitedApp is the 429 answer for a limited app.
-func ErrLimitedApp(appID any) *Error {
-	return thrown(429, "too_many_requests", "Too many requests", Object{{"app_id", appID}})
+// LimitedApp is the 429 answer for a limited app (Capgo's
+// simpleRateLimit({app_id}), without a reset time).
+func LimitedApp(appID any) *Error {
+	return TooManyRequests(Object{{"app_id", appID}}, time.Time{}, time.Time{})
 }
 
 // BodyAppID is the raw app_id of a decoded body, before validation (nil

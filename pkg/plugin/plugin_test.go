@@ -120,7 +120,7 @@ func TestParsePluginBodyEarlyChecks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.body, err)
 		}
-		_, err = ParsePluginBody(InvalidJSONBody, body, UpdateSchema, true)
+		_, err = ParsePluginBody(CodeInvalidJSONBody, body, UpdateSchema, true)
 		pe, ok := err.(*Error)
 		if !ok {
 			t.Fatalf("%s: error %v is not a *Error", tc.body, err)

@@ -59,7 +59,7 @@ type UpdateRequest struct {
 
 // ParseUpdateRequest validates a decoded body for POST /updates.
 func ParseUpdateRequest(body Body) (UpdateRequest, error) {
-	m, err := ParsePluginBody(InvalidJSONBody, body, UpdateSchema, true)
+	m, err := ParsePluginBody(CodeInvalidJSONBody, body, UpdateSchema, true)
 	if err != nil {
 		return UpdateRequest{}, err
 	}

@@ -32,25 +32,20 @@ func (i Issue) object() Object {
 // Schema validates a body object and returns its issues in Capgo's order.
 type Schema func(m map[string]any) []Issue
 
-// Invalid-body codes: POST/PUT bodies vs GET/DELETE query strings.
-const (
-	InvalidJSONBody        = "invalid_json_body"
-	InvalidQueryParameters = "invalid_query_parameters"
-)
-
 // ParsePluginBody is Capgo's parsePluginBody: the early checks (empty body,
 // device_id, app_id), version_build coercion, defaults, builtin version_name
-// substitution, then schema validation. invalidCode is InvalidJSONBody or
-// InvalidQueryParameters. On success the (rewritten) object is returned.
-func ParsePluginBody(invalidCode string, body Body, schema Schema, requireDevice bool) (map[string]any, error) {
+// substitution, then schema validation. invalidCode is CodeInvalidJSONBody
+// (POST/PUT bodies) or CodeInvalidQueryParameters (GET/DELETE query
+// strings). On success the (rewritten) object is returned.
+func ParsePluginBody(invalidCode Code, body Body, schema Schema, requireDevice bool) (map[string]any, error) {
 	if !truthy(body) || (field(body, "app_id") == nil && field(body, "device_id") == nil && keyCount(body) == 0) {
-		return nil, ErrCannotParseBody(invalidCode, Object{{"body", body}})
+		return nil, CannotParseBody(invalidCode, Object{{"body", body}})
 	}
 	if requireDevice && !truthy(field(body, "device_id")) {
-		return nil, ErrMissingDeviceID(body)
+		return nil, MissingDeviceID(body)
 	}
 	if !truthy(field(body, "app_id")) {
-		return nil, ErrMissingAppID(body)
+		return nil, MissingAppID(body)
 	}
 	m, isObject := body.(map[string]any)
 	if !isObject {
@@ -61,7 +56,7 @@ func ParsePluginBody(invalidCode string, body Body, schema Schema, requireDevice
 	if vb, ok := m["version_build"].(string); ok && vb != "" && !commonSemver.MatchString(vb) {
 		v, err := ParseVersion(FixSemver(vb))
 		if err != nil {
-			return nil, ErrSemverNative(vb)
+			return nil, SemverError(vb)
 		}
 		m["version_build"] = v.String()
 	}
@@ -84,12 +79,12 @@ func ParsePluginBody(invalidCode string, body Body, schema Schema, requireDevice
 	return m, nil
 }
 
-func schemaError(code string, issues []Issue) *Error {
+func schemaError(code Code, issues []Issue) *Error {
 	list := make([]Object, len(issues))
 	for i, is := range issues {
 		list[i] = is.object()
 	}
-	return ErrCannotParseBody(code, Object{{"parseResult", Object{
+	return CannotParseBody(code, Object{{"parseResult", Object{
 		{"success", false},
 		{"error", Object{{"name", "SchemaError"}, {"issues", list}}},
 	}}})

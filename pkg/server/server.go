@@ -78,7 +78,7 @@ func New(o Options) http.Handler {
 		// Echo's own errors (no route; a method echo does not know, which
 		// Hono's catch-all would take) become Capgo's 404 envelope.
 		if he, ok := err.(*echo.HTTPError); ok && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
-			plugin.WriteError(c.Response(), c.Request(), o.Log, plugin.ErrNotFound())
+			plugin.WriteError(c.Response(), c.Request(), o.Log, plugin.NotFound())
 			return
 		}
 		plugin.WriteError(c.Response(), c.Request(), o.Log, err)
@@ -98,7 +98,7 @@ func New(o Options) http.Handler {
 	}
 	if o.Fallback == nil {
 		notFound := echo.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			plugin.WriteError(w, r, o.Log, plugin.ErrNotFound())
+			plugin.WriteError(w, r, o.Log, plugin.NotFound())
 		}))
 		e.Any("/*", notFound)
 		e.Any("/", notFound)
@@ -150,7 +150,7 @@ func functionHandler(f Function, cors *corsPolicy, log *slog.Logger) http.Handle
 		if f.Match != nil && !f.Match(sub) {
 			// Not ours, and no Fallback to pass it to (New routes declined
 			// paths to the Fallback when there is one).
-			plugin.WriteError(w, r, log, plugin.ErrNotFound())
+			plugin.WriteError(w, r, log, plugin.NotFound())
 			return
 		}
 		w.Header().Set("X-Worker-Source", source)
@@ -177,9 +177,8 @@ func functionHandler(f Function, cors *corsPolicy, log *slog.Logger) http.Handle
 				plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}})
 			})
 		case sub == "/ko" && r.Method == http.MethodPost:
-			h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				plugin.WriteJSON(w, http.StatusInternalServerError, plugin.Object{
-					{Key: "error", Value: "unknown_error"}, {Key: "message", Value: "KO"}, {Key: "moreInfo", Value: plugin.Object{}}})
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				plugin.WriteError(w, r, log, plugin.KO())
 			})
 		}
 		if h != nil {
@@ -190,7 +189,7 @@ func functionHandler(f Function, cors *corsPolicy, log *slog.Logger) http.Handle
 		if !f.CORS && cors.handle(w, r) {
 			return
 		}
-		plugin.WriteError(w, r, log, plugin.ErrNotFound())
+		plugin.WriteError(w, r, log, plugin.NotFound())
 	})
 }
 
@@ -237,7 +236,7 @@ func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 					log.ErrorContext(c.Request().Context(), "request.panic", "panic", fmt.Sprint(p),
 						"path", c.Request().URL.Path, "request_id", c.Response().Header().Get("X-Request-Id"))
 					if !c.Response().Committed {
-						plugin.WriteError(c.Response(), c.Request(), log, plugin.ErrUnknown(fmt.Errorf("panic: %v", p)))
+						plugin.WriteError(c.Response(), c.Request(), log, plugin.UnknownError(fmt.Errorf("panic: %v", p)))
 					}
 				}
 			}()

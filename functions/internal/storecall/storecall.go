@@ -1,7 +1,8 @@
-// Package storecall hands the events of one device request to a
-// store.Recorder the way every device function does: detached from the
-// client, bounded in time, and with one rule for what a failed write does
-// to the answer. It sits between package plugin (which knows HTTP
+// Package storecall holds the two rules every device function applies to
+// its store calls: what a failed read does to the answer (Found), and how
+// the events of one request reach a store.Recorder (Record: detached from
+// the client, bounded in time, with one rule for what a failed write does
+// to the answer). It sits between package plugin (which knows HTTP
 // statuses but no store) and package store (which knows no statuses).
 package storecall
 
@@ -42,8 +43,32 @@ func Record(ctx context.Context, rec store.Recorder, log *slog.Logger, function 
 		return nil
 	case errors.Is(err, store.ErrOverloaded):
 		log.DebugContext(ctx, function+".record_refused", "err", err, "events", len(events))
-		return plugin.ErrServiceUnavailable(err)
+		return plugin.ServiceUnavailable(err)
 	}
 	log.ErrorContext(ctx, function+".record_failed", "err", err, "events", len(events))
 	return nil
+}
+
+// Found is the rule for a store read that may find nothing: the value when
+// err is nil; nil (the app does not exist: the decision answers for it)
+// when err is store.ErrNotFound; otherwise the database could not answer,
+// which is Unavailable. function names the caller in the log events.
+func Found[T any](ctx context.Context, log *slog.Logger, function string, v T, err error) (*T, error) {
+	switch {
+	case err == nil:
+		return &v, nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	}
+	return nil, Unavailable(ctx, log, function, err)
+}
+
+// Unavailable is the answer to a store read the database could not
+// answer: logged once as <function>.store_unavailable at Error, answered
+// 503 service_unavailable so the device retries (Capgo answers some of
+// these as on_premise_app, which would tell devices their app does not
+// exist; docs/compat.md).
+func Unavailable(ctx context.Context, log *slog.Logger, function string, err error) error {
+	log.ErrorContext(ctx, function+".store_unavailable", "err", err)
+	return plugin.ServiceUnavailable(err)
 }

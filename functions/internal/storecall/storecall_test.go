@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
@@ -62,6 +63,54 @@ func TestRecord(t *testing.T) {
 			}
 			if calls != tc.wantCalls {
 				t.Errorf("%d calls to the recorder, want %d", calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// logRecords is a slog.Handler keeping "<level> <message>" of each record.
+type logRecords struct{ lines *[]string }
+
+func (h logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (h logRecords) Handle(_ context.Context, r slog.Record) error {
+	*h.lines = append(*h.lines, r.Level.String()+" "+r.Message)
+	return nil
+}
+func (h logRecords) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logRecords) WithGroup(string) slog.Handler      { return h }
+
+func TestFound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		err        error // the store's answer
+		wantValue  bool  // a snapshot to decide on
+		wantStatus int   // 0: no error for the request
+		wantLog    []string
+	}{
+		{"found", nil, true, 0, nil},
+		{"no such app is no snapshot", fmt.Errorf("snapshot: %w", store.ErrNotFound), false, 0, nil},
+		{"any other error is a 503, logged once", errors.New("connection refused"), false, 503, []string{"ERROR test.store_unavailable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var lines []string
+			got, err := Found(context.Background(), slog.New(logRecords{&lines}), "test", 42, tc.err)
+			switch {
+			case tc.wantValue && (got == nil || *got != 42):
+				t.Errorf("Found = %v, want the value 42", got)
+			case !tc.wantValue && got != nil:
+				t.Errorf("Found = %v, want nil", *got)
+			}
+			var pe *plugin.Error
+			switch {
+			case tc.wantStatus == 0 && err != nil:
+				t.Errorf("err = %v, want nil", err)
+			case tc.wantStatus != 0 && (!errors.As(err, &pe) || pe.Status != tc.wantStatus || pe.Code != "service_unavailable" || !errors.Is(err, tc.err)):
+				t.Errorf("err = %v, want %d service_unavailable wrapping the cause", err, tc.wantStatus)
+			}
+			if !slices.Equal(lines, tc.wantLog) {
+				t.Errorf("logged %q, want %q", lines, tc.wantLog)
 			}
 		})
 	}
