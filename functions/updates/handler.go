@@ -14,14 +14,15 @@ import (
 	"strings"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
 
 // BundleSigner turns a storage key (app_versions.r2_path) into a URL a
-// device can download.
+// device can download (bundleurl.S3 and bundleurl.Storage implement it).
 type BundleSigner interface {
-	Sign(ctx context.Context, key string) (string, error)
+	Sign(ctx context.Context, req bundleurl.Request) (string, error)
 }
 
 // Deps is what the handler needs.
@@ -134,8 +135,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	var body plugin.Object
 	answer := out.answer
 	if out.offer != nil {
-		bundleURL := h.bundleURL(ctx, r, out.offer, req.DeviceID, log)
-		files := h.manifestFiles(r, out.offer, req.DeviceID)
+		base := publicBase(h.d.PublicURL, r)
+		bundleURL := h.bundleURL(ctx, base, out.offer, req.DeviceID, log)
+		files := h.manifestFiles(base, out.offer, req.DeviceID)
 		var evs []plugin.Event
 		body, answer, evs = finish(req, out.offer, bundleURL, files)
 		events = append(events, evs...)
@@ -154,8 +156,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 
 // bundleURL is the zip URL: external_url as is; otherwise the r2_path
 // signed by the configured signer; otherwise (no signer, or signing
-// failed) Capgo's fallback through /files/read/attachments.
-func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, deviceID string, log *slog.Logger) string {
+// failed) Capgo's fallback through /files/read/attachments. base is the
+// request's public base (publicBase).
+func (h *Handler) bundleURL(ctx context.Context, base string, o *offer, deviceID string, log *slog.Logger) string {
 	b := o.bundle
 	if nonEmpty(b.ExternalURL) {
 		return *b.ExternalURL
@@ -164,7 +167,7 @@ func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, devi
 		return ""
 	}
 	if h.d.Signer != nil {
-		u, err := h.d.Signer.Sign(ctx, *b.R2Path)
+		u, err := h.d.Signer.Sign(ctx, bundleurl.Request{Key: *b.R2Path, PublicBase: base})
 		if err == nil {
 			return u
 		}
@@ -174,12 +177,12 @@ func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, devi
 	if b.Checksum != nil {
 		checksum = *b.Checksum
 	}
-	return h.filesURL(r, *b.R2Path) + "?key=" + checksum + "&device_id=" + deviceID
+	return filesURL(base, *b.R2Path) + "?key=" + checksum + "&device_id=" + deviceID
 }
 
 // manifestFiles links every manifest row with an s3_path through our
 // /files/read/attachments route, as Capgo does; none for external bundles.
-func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []manifestFile {
+func (h *Handler) manifestFiles(base string, o *offer, deviceID string) []manifestFile {
 	if nonEmpty(o.bundle.ExternalURL) || len(o.manifest) == 0 {
 		return nil
 	}
@@ -192,7 +195,7 @@ func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []ma
 		files = append(files, manifestFile{
 			FileName:    plugin.NormalizeManifestFileName(m.FileName, m.S3Path),
 			FileHash:    m.FileHash,
-			DownloadURL: h.filesURL(r, m.S3Path) + "?key=" + key + "&device_id=" + deviceID,
+			DownloadURL: filesURL(base, m.S3Path) + "?key=" + key + "&device_id=" + deviceID,
 		})
 	}
 	return files
@@ -200,14 +203,15 @@ func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []ma
 
 // filesURL is <public base>/functions/v1/files/read/attachments/<path>; the
 // path is interpolated raw, as Capgo does.
-func (h *Handler) filesURL(r *http.Request, path string) string {
-	return PublicBase(h.d.PublicURL, r) + "/functions/v1/files/read/attachments/" + path
+func filesURL(base, path string) string {
+	return base + "/functions/v1/files/read/attachments/" + path
 }
 
-// PublicBase is the externally visible scheme://host of a request: the
+// publicBase is the externally visible scheme://host of a request: the
 // configured base when set, else X-Forwarded-Proto/X-Forwarded-Host (first
-// values), else the request's own scheme and Host.
-func PublicBase(configured string, r *http.Request) string {
+// values), else the request's own scheme and Host. The handler works it
+// out once per answer, for its own links and the signer's.
+func publicBase(configured string, r *http.Request) string {
 	if configured != "" {
 		return configured
 	}

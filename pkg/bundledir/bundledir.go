@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
 // Dir is a bundle folder.
@@ -36,8 +38,9 @@ func New(root string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
-// Sign returns the file URL the Client fetches for key.
-func (d *Dir) Sign(_ context.Context, key string) (string, error) {
+// Sign returns the file URL the Client fetches for req.Key.
+func (d *Dir) Sign(_ context.Context, req bundleurl.Request) (string, error) {
+	key := req.Key
 	if key == "" || strings.HasPrefix(key, "/") {
 		return "", fmt.Errorf("bundledir: invalid key %q", key)
 	}

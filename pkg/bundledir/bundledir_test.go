@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
 func TestServesKeysWithRange(t *testing.T) {
@@ -26,7 +28,7 @@ func TestServesKeysWithRange(t *testing.T) {
 	c := d.Client()
 	get := func(key, rng string) (int, string) {
 		t.Helper()
-		u, err := d.Sign(context.Background(), key)
+		u, err := d.Sign(context.Background(), bundleurl.Request{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}

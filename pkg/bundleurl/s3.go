@@ -239,9 +239,11 @@ func parseEndpoint(endpoint string, useSSL bool) (scheme, host, path string, err
 	return u.Scheme, host, strings.TrimRight(u.Path, "/"), nil
 }
 
-// Sign returns a presigned GET URL for key, valid from s.Now() for the
-// configured expiry. ctx is not used: signing makes no network call.
-func (s *S3) Sign(ctx context.Context, key string) (string, error) {
+// Sign returns a presigned GET URL for req.Key, valid from s.Now() for the
+// configured expiry. ctx is not used: signing makes no network call; nor
+// is req.PublicBase: the URL points at the endpoint.
+func (s *S3) Sign(ctx context.Context, req Request) (string, error) {
+	key := req.Key
 	if key == "" || !utf8.ValidString(key) {
 		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
@@ -253,8 +255,8 @@ func (s *S3) Sign(ctx context.Context, key string) (string, error) {
 	// URL.Opaque ("//host/escaped/path") makes both the signer and
 	// URL.String use the path exactly as escaped above.
 	u := url.URL{Scheme: s.scheme, Host: s.host, Opaque: b.String(), RawQuery: s.query}
-	req := http.Request{Method: http.MethodGet, URL: &u, Host: s.host}
-	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &req, unsignedPayload, s3Service, s.region, s.now())
+	get := http.Request{Method: http.MethodGet, URL: &u, Host: s.host}
+	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &get, unsignedPayload, s3Service, s.region, s.now())
 	if err != nil {
 		return "", fmt.Errorf("bundleurl: presign %q: %w", key, err)
 	}

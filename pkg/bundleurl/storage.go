@@ -18,7 +18,7 @@ import (
 const DefaultCacheSize = 10000
 
 // ErrNoPublicBase is returned by [Storage.Sign] when no public base URL is
-// configured and ctx carries none (see [WithPublicBase]).
+// configured and the request carries none ([Request].PublicBase).
 var ErrNoPublicBase = errors.New("bundleurl: no public base URL for the storage link")
 
 // StorageOptions configure [NewStorage]. String, GoString and LogValue
@@ -27,8 +27,8 @@ type StorageOptions struct {
 	// PublicURL is the base devices reach Supabase at, scheme://host[:port]
 	// with an optional path prefix; links are
 	// <PublicURL>/storage/v1/object/sign/<bucket>/<key>?token=…. Empty means
-	// the base of each request, put in the context with [WithPublicBase]
-	// (in front of Supabase, that is this server, which proxies /storage/v1).
+	// the base of each request, [Request].PublicBase (in front of Supabase,
+	// that is this server, which proxies /storage/v1).
 	PublicURL string
 	// Bucket is S3_BUCKET; empty means DefaultBucket.
 	Bucket string
@@ -207,16 +207,18 @@ func checkBaseURL(raw string) error {
 	return nil
 }
 
-// Sign returns the signed Storage URL of key. The first call for a key
-// (and one call per half-lifetime after) mints a token; the others answer
-// from memory.
-func (s *Storage) Sign(ctx context.Context, key string) (string, error) {
+// Sign returns the signed Storage URL of req.Key, under the configured
+// PublicURL, else under req.PublicBase. The first call for a key (and one
+// call per half-lifetime after) mints a token; the others answer from
+// memory.
+func (s *Storage) Sign(ctx context.Context, req Request) (string, error) {
+	key := req.Key
 	if key == "" || !utf8.ValidString(key) {
 		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
 	base := s.publicURL
 	if base == "" {
-		base = PublicBaseFrom(ctx)
+		base = strings.TrimRight(req.PublicBase, "/")
 		if base == "" {
 			return "", ErrNoPublicBase
 		}
@@ -257,19 +259,4 @@ func (s *Storage) LogValue() slog.Value {
 		slog.String("bucket", s.bucket),
 		slog.Duration("expiry", s.expiry),
 	)
-}
-
-type publicBaseKey struct{}
-
-// WithPublicBase returns ctx carrying base (scheme://host[:port], no
-// trailing slash), the externally visible URL of the request being
-// answered. A [Storage] without a configured PublicURL links there.
-func WithPublicBase(ctx context.Context, base string) context.Context {
-	return context.WithValue(ctx, publicBaseKey{}, strings.TrimRight(base, "/"))
-}
-
-// PublicBaseFrom returns the base set by [WithPublicBase], or "".
-func PublicBaseFrom(ctx context.Context) string {
-	s, _ := ctx.Value(publicBaseKey{}).(string)
-	return s
 }
