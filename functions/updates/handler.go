@@ -55,19 +55,30 @@ func New(d Deps) (*Handler, error) {
 	if d.Store == nil || d.Recorder == nil {
 		return nil, errors.New("updates: Store and Recorder are required")
 	}
-	if d.PublicURL != "" {
-		u, err := url.Parse(d.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("updates: public URL %q must be an absolute http(s) URL", d.PublicURL)
-		}
-		d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	if err := CheckPublicURL(d.PublicURL); err != nil {
+		return nil, err
 	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
 	h := &Handler{d: d}
 	h.sizer, _ = d.Store.(store.ManifestSizer)
 	return h, nil
+}
+
+// CheckPublicURL reports a Deps.PublicURL that New refuses: one set but
+// not an absolute http(s) URL. A program calls it to report every setting
+// problem at once, before it starts anything.
+func CheckPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("updates: public URL %q must be an absolute http(s) URL", s)
+	}
+	return nil
 }
 
 // ServeHTTP: GET (and HEAD, which Hono answers for every GET route) is a

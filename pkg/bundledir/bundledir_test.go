@@ -65,4 +65,10 @@ func TestServesKeysWithRange(t *testing.T) {
 	if _, err := New(filepath.Join(root, "nope")); err == nil {
 		t.Error("a missing folder must be refused")
 	}
+	if err := Check(filepath.Join(root, filepath.FromSlash(key))); err == nil {
+		t.Error("a file is not a bundle folder")
+	}
+	if err := Check(root); err != nil {
+		t.Errorf("Check(root) = %v", err)
+	}
 }

@@ -287,6 +287,10 @@ func TestNewS3Validation(t *testing.T) {
 			if err == nil {
 				t.Fatalf("NewS3 = %v, want an error", s)
 			}
+			// Validate reports what NewS3 refuses, word for word.
+			if verr := o.Validate(); verr == nil || verr.Error() != err.Error() {
+				t.Errorf("Validate = %v, want NewS3's %v", verr, err)
+			}
 			if !strings.HasPrefix(err.Error(), "bundleurl: invalid S3 options: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
@@ -299,6 +303,9 @@ func TestNewS3Validation(t *testing.T) {
 	}
 	if _, err := NewS3(ok); err != nil {
 		t.Errorf("NewS3(valid) = %v", err)
+	}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate(valid) = %v", err)
 	}
 }
 

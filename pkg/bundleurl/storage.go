@@ -87,6 +87,65 @@ func (o StorageOptions) LogValue() slog.Value {
 	)
 }
 
+// Validate reports every problem NewStorage would refuse in o, at once,
+// without building a signer: a program checks its settings with it before
+// it starts anything. Zero values take their defaults first.
+func (o StorageOptions) Validate() error { return o.withDefaults().validate() }
+
+// withDefaults fills the zero values.
+func (o StorageOptions) withDefaults() StorageOptions {
+	if o.Bucket == "" {
+		o.Bucket = DefaultBucket
+	}
+	if o.Expiry == 0 {
+		o.Expiry = DefaultExpiry
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// validate checks o, with its defaults.
+func (o StorageOptions) validate() error {
+	var errs []error
+	if o.PublicURL != "" {
+		if err := checkBaseURL(o.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("public URL: %w", err))
+		}
+	}
+	if o.Bucket == "" || strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
+		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
+	}
+	switch {
+	case o.Expiry < 2*time.Second:
+		errs = append(errs, fmt.Errorf("expiry %s too short: want at least 2s", o.Expiry))
+	case o.Expiry%time.Second != 0:
+		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
+	}
+	if o.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("cache size %d must not be negative", o.CacheSize))
+	}
+	if o.JWTSecret == "" {
+		if o.ServiceKey == "" {
+			errs = append(errs, errors.New("a JWT secret (offline signing) or a service key (Storage API) is required"))
+		}
+		if err := checkBaseURL(o.APIURL); err != nil {
+			errs = append(errs, fmt.Errorf("API URL (needed without a JWT secret): %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("bundleurl: invalid storage options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
 // Storage mints Supabase Storage signed URLs:
 //
 //	<public base>/storage/v1/object/sign/<bucket>/<key>?token=<HS256 JWT>
@@ -116,54 +175,14 @@ type Storage struct {
 var _ Signer = (*Storage)(nil)
 
 // NewStorage validates o, fills its defaults and returns a ready signer.
-// Every problem in o is reported at once (errors.Join).
+// Every problem in o is reported at once (errors.Join), as
+// [StorageOptions.Validate] reports it.
 func NewStorage(o StorageOptions) (*Storage, error) {
-	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	if o.Expiry == 0 {
-		o.Expiry = DefaultExpiry
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = DefaultCacheSize
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-
-	var errs []error
-	if o.PublicURL != "" {
-		if err := checkBaseURL(o.PublicURL); err != nil {
-			errs = append(errs, fmt.Errorf("public URL: %w", err))
-		}
-		o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	}
-	if o.Bucket == "" || strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
-		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
-	}
-	switch {
-	case o.Expiry < 2*time.Second:
-		errs = append(errs, fmt.Errorf("expiry %s too short: want at least 2s", o.Expiry))
-	case o.Expiry%time.Second != 0:
-		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
-	}
-	if o.CacheSize < 0 {
-		errs = append(errs, fmt.Errorf("cache size %d must not be negative", o.CacheSize))
-	}
-	if o.JWTSecret == "" {
-		if o.ServiceKey == "" {
-			errs = append(errs, errors.New("a JWT secret (offline signing) or a service key (Storage API) is required"))
-		}
-		if err := checkBaseURL(o.APIURL); err != nil {
-			errs = append(errs, fmt.Errorf("API URL (needed without a JWT secret): %w", err))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("bundleurl: invalid storage options: %w", errors.Join(errs...))
-	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 
 	s := &Storage{
 		publicURL: o.PublicURL,

@@ -197,6 +197,10 @@ func TestNewStorageValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := NewStorage(tc.o)
+			// Validate reports what NewStorage refuses, word for word.
+			if verr := tc.o.Validate(); fmt.Sprint(verr) != fmt.Sprint(err) {
+				t.Errorf("Validate = %v, want NewStorage's %v", verr, err)
+			}
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
