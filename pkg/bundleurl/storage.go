@@ -43,7 +43,9 @@ type StorageOptions struct {
 	// Client makes the Storage API calls; nil means a client with a 10 s
 	// timeout and its own connection pool.
 	Client *http.Client
-	// Expiry is the token lifetime, whole seconds; zero means DefaultExpiry.
+	// Expiry is the token lifetime, in whole seconds from 2s to MaxExpiry
+	// (S3's limit, so either signer takes the same lifetime); zero means
+	// DefaultExpiry.
 	Expiry time.Duration
 	// CacheSize bounds the number of keys whose URL is kept; zero means
 	// DefaultCacheSize.
@@ -126,6 +128,8 @@ func (o StorageOptions) validate() error {
 	switch {
 	case o.Expiry < 2*time.Second:
 		errs = append(errs, fmt.Errorf("expiry %s too short: want at least 2s", o.Expiry))
+	case o.Expiry > MaxExpiry:
+		errs = append(errs, fmt.Errorf("expiry %s too long: want at most %s, as for S3", o.Expiry, MaxExpiry))
 	case o.Expiry%time.Second != 0:
 		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
 	}

@@ -190,6 +190,8 @@ func TestNewStorageValidation(t *testing.T) {
 		{"public URL with query", StorageOptions{JWTSecret: "s", PublicURL: "http://x/?a=b"}, []string{"must not have a query"}},
 		{"bucket with slash", StorageOptions{JWTSecret: "s", Bucket: "a/b"}, []string{`bucket "a/b" must be a single path segment`}},
 		{"expiry too short", StorageOptions{JWTSecret: "s", Expiry: time.Second}, []string{"too short"}},
+		{"expiry above 7 days", StorageOptions{JWTSecret: "s", Expiry: MaxExpiry + time.Second}, []string{"expiry 168h0m1s too long"}},
+		{"7 days", StorageOptions{JWTSecret: "s", Expiry: MaxExpiry}, nil},
 		{"fractional expiry", StorageOptions{JWTSecret: "s", Expiry: 1500 * time.Millisecond * 3}, []string{"whole number of seconds"}},
 		{"negative cache", StorageOptions{JWTSecret: "s", CacheSize: -1}, []string{"cache size -1"}},
 	}
