@@ -115,8 +115,6 @@ func newDeployment(t *testing.T, signer updates.BundleSigner, upstream string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As serve.go does: a Storage signer without a public URL links to the
-	// host the device called.
 	sh, err := stats.New(stats.Deps{Store: st, Recorder: st.Recorder(), Log: log})
 	if err != nil {
 		t.Fatal(err)
