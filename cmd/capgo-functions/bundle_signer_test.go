@@ -50,8 +50,9 @@ func TestLoadBundleSigner(t *testing.T) {
 		{name: "storage without secret or key", args: []string{"--bundle-signer", "storage"}, wantErr: "bundle signer storage: set SUPABASE_JWT_SECRET"},
 		{name: "a key given as the secret", env: with(nil, "SUPABASE_JWT_SECRET", "sb_secret_short"), wantErr: "the JWT secret is 15 characters"},
 		{name: "storage links need the proxy", env: with(nil, "SUPABASE_JWT_SECRET", localJWTSecret, "CAPGO_PROXY", "false"), wantErr: "which needs --proxy"},
-		{name: "bad storage public URL", env: with(nil, "SUPABASE_JWT_SECRET", localJWTSecret, "CAPGO_STORAGE_PUBLIC_URL", "ref.supabase.co"), wantErr: `storage public URL "ref.supabase.co"`},
-		{name: "API signing needs a valid SUPABASE_URL", env: with(nil, "SUPABASE_SERVICE_ROLE_KEY", "k", "CAPGO_PROXY", "false", "CAPGO_STORAGE_PUBLIC_URL", "http://x", "SUPABASE_URL", "kong:8000"), wantErr: "bundle signer storage through the Storage API: supabase URL"},
+		{name: "storage links live at most 7 days, as S3's", env: with(nil, "SUPABASE_JWT_SECRET", localJWTSecret, "CAPGO_BUNDLE_URL_EXPIRY", "200h"), wantErr: "expiry 200h0m0s too long"},
+		{name: "bad storage public URL", env: with(nil, "SUPABASE_JWT_SECRET", localJWTSecret, "CAPGO_STORAGE_PUBLIC_URL", "ref.supabase.co"), wantErr: `bundle signer storage: bundleurl: invalid storage options: public URL: "ref.supabase.co"`},
+		{name: "API signing needs a valid SUPABASE_URL", env: with(nil, "SUPABASE_SERVICE_ROLE_KEY", "k", "CAPGO_PROXY", "false", "CAPGO_STORAGE_PUBLIC_URL", "http://x", "SUPABASE_URL", "kong:8000"), wantErr: `bundle signer storage: bundleurl: invalid storage options: API URL (needed without a JWT secret): "kong:8000"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,8 +61,8 @@ func TestLoadBundleSigner(t *testing.T) {
 			if !ok {
 				return
 			}
-			if c.BundleSigner != tc.wantSigner || c.JWTSecret != tc.wantSecret {
-				t.Errorf("signer %q secret %q, want %q %q", c.BundleSigner, c.JWTSecret, tc.wantSigner, tc.wantSecret)
+			if c.BundleSigner != tc.wantSigner || c.Storage.JWTSecret != tc.wantSecret {
+				t.Errorf("signer %q secret %q, want %q %q", c.BundleSigner, c.Storage.JWTSecret, tc.wantSigner, tc.wantSecret)
 			}
 		})
 	}
@@ -161,7 +162,7 @@ func TestSecretsNotInUsage(t *testing.T) {
 	}
 	other := strings.Repeat("x", 40)
 	c, err := Load("test", []string{"--jwt-secret", other}, env, io.Discard)
-	if err != nil || c.JWTSecret != other || c.ServiceRoleKey != "sb_secret_N7UND0UgjKTVK" {
-		t.Errorf("secret %q key %q err %v", c.JWTSecret, c.ServiceRoleKey, err)
+	if err != nil || c.Storage.JWTSecret != other || c.Storage.ServiceKey != "sb_secret_N7UND0UgjKTVK" {
+		t.Errorf("secret %q key %q err %v", c.Storage.JWTSecret, c.Storage.ServiceKey, err)
 	}
 }

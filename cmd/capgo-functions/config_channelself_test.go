@@ -19,7 +19,7 @@ func TestLoadChannelSelfIPLimit(t *testing.T) {
 		{name: "Capgo's variable", env: map[string]string{"RATE_LIMIT_CHANNEL_SELF_IP": "250"}, want: 250},
 		{name: "the flag wins", env: map[string]string{"RATE_LIMIT_CHANNEL_SELF_IP": "250"}, args: []string{"--channel-self-ip-limit", "40"}, want: 40},
 		{name: "not a number", env: map[string]string{"RATE_LIMIT_CHANNEL_SELF_IP": "lots"}, wantErr: `RATE_LIMIT_CHANNEL_SELF_IP: "lots" is not an integer`},
-		{name: "zero", args: []string{"--channel-self-ip-limit", "0"}, wantErr: "channel_self IP limit 0: want at least 1"},
+		{name: "zero", args: []string{"--channel-self-ip-limit", "0"}, wantErr: "--channel-self-ip-limit (RATE_LIMIT_CHANNEL_SELF_IP) 0: want at least 1"},
 	} {
 		c, err := Load("test", tc.args, envOf(tc.env), io.Discard)
 		switch {

@@ -34,8 +34,8 @@ func TestLoadProxySettings(t *testing.T) {
 			if !ok {
 				return
 			}
-			if c.Proxy != tc.proxy || c.SupabaseURL != tc.url {
-				t.Errorf("proxy %t supabase URL %q, want %t %q", c.Proxy, c.SupabaseURL, tc.proxy, tc.url)
+			if c.Proxy != tc.proxy || c.Gateway.Upstream != tc.url {
+				t.Errorf("proxy %t supabase URL %q, want %t %q", c.Proxy, c.Gateway.Upstream, tc.proxy, tc.url)
 			}
 		})
 	}

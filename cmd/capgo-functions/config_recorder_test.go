@@ -28,9 +28,9 @@ func TestLoadRecorderSettings(t *testing.T) {
 			want: settings{3000, 1000, 20 * time.Millisecond, 250 * time.Millisecond}},
 		{name: "not an integer", env: map[string]string{"CAPGO_RECORDER_QUEUE_SIZE": "lots"}, wantErr: "CAPGO_RECORDER_QUEUE_SIZE"},
 		{name: "batch larger than queue", args: []string{"--recorder-queue-size", "100", "--recorder-batch-size", "101"}, wantErr: "batch size"},
-		{name: "zero batch", env: map[string]string{"CAPGO_RECORDER_BATCH_SIZE": "0"}, wantErr: "batch size"},
+		{name: "zero batch", env: map[string]string{"CAPGO_RECORDER_BATCH_SIZE": "0"}, wantErr: "--recorder-batch-size (CAPGO_RECORDER_BATCH_SIZE) 0: want at least 1"},
 		{name: "bare number is seconds: too long a flush", env: map[string]string{"CAPGO_RECORDER_FLUSH_INTERVAL": "100"}, wantErr: "flush interval"},
-		{name: "zero enqueue wait", args: []string{"--recorder-enqueue-wait", "0s"}, wantErr: "enqueue wait"},
+		{name: "zero enqueue wait", args: []string{"--recorder-enqueue-wait", "0s"}, wantErr: "--recorder-enqueue-wait (CAPGO_RECORDER_ENQUEUE_WAIT) 0s: want more than 0"},
 		{name: "enqueue wait beyond 10s", env: map[string]string{"CAPGO_RECORDER_ENQUEUE_WAIT": "30s"}, wantErr: "enqueue wait"},
 	}
 	for _, tc := range cases {
@@ -40,7 +40,7 @@ func TestLoadRecorderSettings(t *testing.T) {
 			if !ok {
 				return
 			}
-			got := settings{c.RecorderQueueSize, c.RecorderBatchSize, c.RecorderFlushInterval, c.RecorderEnqueueWait}
+			got := settings{c.Recorder.QueueSize, c.Recorder.BatchSize, c.Recorder.FlushInterval, c.Recorder.EnqueueWait}
 			if got != tc.want {
 				t.Errorf("recorder settings %+v, want %+v", got, tc.want)
 			}

@@ -36,7 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:54321" || c.DatabaseURL != "postgresql://postgres:postgres@127.0.0.1:54322/postgres" ||
-		c.S3Bucket != "capgo" || c.S3Region != "us-east-1" || c.BundleURLExpiry != 604800*time.Second {
+		c.S3.Bucket != "capgo" || c.S3.Region != "us-east-1" || c.S3.Expiry != 604800*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -56,7 +56,7 @@ func TestLoadEnvAndFlags(t *testing.T) {
 	if c.Addr != "127.0.0.1:9000" {
 		t.Errorf("flag must override env: addr %q", c.Addr)
 	}
-	if c.S3Region != "local" || !c.S3SSL || c.BundleURLExpiry != time.Hour || len(c.CORSOrigins) != 3 {
+	if c.S3.Region != "local" || !c.S3.UseSSL || c.S3.Expiry != time.Hour || len(c.CORSOrigins) != 3 {
 		t.Errorf("env not applied: %+v", c)
 	}
 	if s := c.String(); strings.Contains(s, "secret") || strings.Contains(s, "key") && strings.Contains(s, "S3_SECRET") {
@@ -74,7 +74,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{`addr "nope"`, "database URL", "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required",
+	for _, want := range []string{`addr "nope"`, "database URL", "S3 settings (S3_*)", "access key id is required", "secret access key is required",
 		"CAPGO_BUNDLE_URL_EXPIRY", "S3_SSL", `log format "xml"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -59,7 +60,7 @@ func Match(sub string) bool { return strings.HasPrefix(sub, ReadPrefix) }
 // Signer turns a storage key into a URL this server can GET
 // (bundleurl.S3 with a short expiry implements it).
 type Signer interface {
-	Sign(ctx context.Context, key string) (string, error)
+	Sign(ctx context.Context, req bundleurl.Request) (string, error)
 }
 
 // Deps is what the handler needs.
@@ -296,7 +297,7 @@ var forwarded = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Sinc
 // signed), so a HEAD without Range asks for the first byte and headAnswer
 // turns the 206 back into the object's headers.
 func (h *Handler) fetch(ctx context.Context, r *http.Request, key string) (*http.Response, error) {
-	u, err := h.d.Signer.Sign(ctx, key)
+	u, err := h.d.Signer.Sign(ctx, bundleurl.Request{Key: key})
 	if err != nil {
 		return nil, fmt.Errorf("files: sign %q: %w", key, err)
 	}

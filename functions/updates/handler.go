@@ -16,14 +16,15 @@ import (
 	"strings"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
 
 // BundleSigner turns a storage key (app_versions.r2_path) into a URL a
-// device can download.
+// device can download (bundleurl.S3 and bundleurl.Storage implement it).
 type BundleSigner interface {
-	Sign(ctx context.Context, key string) (string, error)
+	Sign(ctx context.Context, req bundleurl.Request) (string, error)
 }
 
 // Deps is what the handler needs.
@@ -56,19 +57,30 @@ func New(d Deps) (*Handler, error) {
 	if d.Store == nil || d.Recorder == nil {
 		return nil, errors.New("updates: Store and Recorder are required")
 	}
-	if d.PublicURL != "" {
-		u, err := url.Parse(d.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("updates: public URL %q must be an absolute http(s) URL", d.PublicURL)
-		}
-		d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	if err := CheckPublicURL(d.PublicURL); err != nil {
+		return nil, err
 	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
 	h := &Handler{d: d}
 	h.sizer, _ = d.Store.(store.ManifestSizer)
 	return h, nil
+}
+
+// CheckPublicURL reports a Deps.PublicURL that New refuses: one set but
+// not an absolute http(s) URL. A program calls it to report every setting
+// problem at once, before it starts anything.
+func CheckPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("updates: public URL %q must be an absolute http(s) URL", s)
+	}
+	return nil
 }
 
 // ServeHTTP: GET (and HEAD, which Hono answers for every GET route) is a
@@ -131,8 +143,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	var body plugin.Object
 	answer := out.answer
 	if out.offer != nil {
-		bundleURL := h.bundleURL(ctx, r, out.offer, req.DeviceID, log)
-		files := h.manifestFiles(r, out.offer, req.DeviceID)
+		base := publicBase(h.d.PublicURL, r)
+		bundleURL := h.bundleURL(ctx, base, out.offer, req.DeviceID, log)
+		files := h.manifestFiles(base, out.offer, req.DeviceID)
 		var evs []plugin.Event
 		body, answer, evs = finish(req, out.offer, bundleURL, files)
 		events = append(events, evs...)
@@ -151,8 +164,9 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 
 // bundleURL is the zip URL: external_url as is; otherwise the r2_path
 // signed by the configured signer; otherwise (no signer, or signing
-// failed) Capgo's fallback through /files/read/attachments.
-func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, deviceID string, log *slog.Logger) string {
+// failed) Capgo's fallback through /files/read/attachments. base is the
+// request's public base (publicBase).
+func (h *Handler) bundleURL(ctx context.Context, base string, o *offer, deviceID string, log *slog.Logger) string {
 	b := o.bundle
 	if nonEmpty(b.ExternalURL) {
 		return *b.ExternalURL
@@ -161,7 +175,7 @@ func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, devi
 		return ""
 	}
 	if h.d.Signer != nil {
-		u, err := h.d.Signer.Sign(ctx, *b.R2Path)
+		u, err := h.d.Signer.Sign(ctx, bundleurl.Request{Key: *b.R2Path, PublicBase: base})
 		if err == nil {
 			return u
 		}
@@ -171,12 +185,12 @@ func (h *Handler) bundleURL(ctx context.Context, r *http.Request, o *offer, devi
 	if b.Checksum != nil {
 		checksum = *b.Checksum
 	}
-	return h.filesURL(r, *b.R2Path) + "?key=" + checksum + "&device_id=" + deviceID
+	return filesURL(base, *b.R2Path) + "?key=" + checksum + "&device_id=" + deviceID
 }
 
 // manifestFiles links every manifest row with an s3_path through our
 // /files/read/attachments route, as Capgo does; none for external bundles.
-func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []manifestFile {
+func (h *Handler) manifestFiles(base string, o *offer, deviceID string) []manifestFile {
 	if nonEmpty(o.bundle.ExternalURL) || len(o.manifest) == 0 {
 		return nil
 	}
@@ -189,7 +203,7 @@ func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []ma
 		files = append(files, manifestFile{
 			FileName:    plugin.NormalizeManifestFileName(m.FileName, m.S3Path),
 			FileHash:    m.FileHash,
-			DownloadURL: h.filesURL(r, m.S3Path) + "?key=" + key + "&device_id=" + deviceID,
+			DownloadURL: filesURL(base, m.S3Path) + "?key=" + key + "&device_id=" + deviceID,
 		})
 	}
 	return files
@@ -197,14 +211,15 @@ func (h *Handler) manifestFiles(r *http.Request, o *offer, deviceID string) []ma
 
 // filesURL is <public base>/functions/v1/files/read/attachments/<path>; the
 // path is interpolated raw, as Capgo does.
-func (h *Handler) filesURL(r *http.Request, path string) string {
-	return PublicBase(h.d.PublicURL, r) + "/functions/v1/files/read/attachments/" + path
+func filesURL(base, path string) string {
+	return base + "/functions/v1/files/read/attachments/" + path
 }
 
-// PublicBase is the externally visible scheme://host of a request: the
+// publicBase is the externally visible scheme://host of a request: the
 // configured base when set, else X-Forwarded-Proto/X-Forwarded-Host (first
-// values), else the request's own scheme and Host.
-func PublicBase(configured string, r *http.Request) string {
+// values), else the request's own scheme and Host. The handler works it
+// out once per answer, for its own links and the signer's.
+func publicBase(configured string, r *http.Request) string {
 	if configured != "" {
 		return configured
 	}

@@ -533,7 +533,7 @@ func TestRulesShape(t *testing.T) {
 	t.Parallel()
 	const indexPath = "orgs/" + functest.DemoOrg + "/apps/" + functest.DemoApp + "/delta/abc_index.html"
 	index := file("index.html", "aaa", indexPath)
-	indexEntry := `"manifest":[{"file_name":"index.html","file_hash":"aaa","download_url":"` + filesURL(indexPath, "key=2&device_id="+devID) + `"}]`
+	indexEntry := `"manifest":[{"file_name":"index.html","file_hash":"aaa","download_url":"` + attachmentURL(indexPath, "key=2&device_id="+devID) + `"}]`
 	const metadata = `"link":"https://github.com/Cap-go/capgo/releases/tag/v1.0.0","comment":"Initial release"`
 	withManifest := snap(channel("production", bundle("1.0.0", manifest(index))))
 	manifestOnly := snap(channel("production", bundle("1.0.0", noR2Path(), manifest(index))))
@@ -601,7 +601,7 @@ func TestRulesShape(t *testing.T) {
 			// percent-encoded name is sent decoded.
 			name: "manifest rows without a storage path are left out, legacy-encoded names decoded", body: req(versionName("1.1.0"), pluginVersion("7.0.35")),
 			snap: snap(channel("production", bundle("1.0.0", manifest(file("no-path.js", "bbb", ""), file("a%20b.js", "ccc", "m/ccc_a%20b.js"))))), status: 200,
-			want:   offerJSON("1.0.0", "3885ee49", `"manifest":[{"file_name":"a b.js","file_hash":"ccc","download_url":"`+filesURL("m/ccc_a%20b.js", "key=2&device_id="+devID)+`"}]`),
+			want:   offerJSON("1.0.0", "3885ee49", `"manifest":[{"file_name":"a b.js","file_hash":"ccc","download_url":"`+attachmentURL("m/ccc_a%20b.js", "key=2&device_id="+devID)+`"}]`),
 			events: offered("1.0.0"),
 		},
 		{
@@ -624,7 +624,7 @@ func TestRulesShape(t *testing.T) {
 			snap: snap(override("beta", bundle("1.361.0", bundleID(77), r2Path("orgs/"+functest.DemoOrg+"/apps/com.other.app/1.361.0.zip"),
 				manifest(file("index.html", "aaa", "m/abc_index.html")))), channel("production")), status: 200,
 			want: `{"version":"1.361.0","url":"` + signedURL("orgs/"+functest.DemoOrg+"/apps/com.other.app/1.361.0.zip") + `","session_key":"","checksum":"9d4f798a",` +
-				`"manifest":[{"file_name":"index.html","file_hash":"aaa","download_url":"` + filesURL("m/abc_index.html", "key=77&device_id="+devID) + `"}]}`,
+				`"manifest":[{"file_name":"index.html","file_hash":"aaa","download_url":"` + attachmentURL("m/abc_index.html", "key=77&device_id="+devID) + `"}]}`,
 			events: offered("1.361.0"),
 		},
 	})
@@ -677,7 +677,7 @@ func TestRulesRollout(t *testing.T) {
 		{
 			name: "rollout bundle with manifest rows: its manifest", body: req(defaultChannel("beta"), versionName("1.1.0"), pluginVersion("7.0.35")),
 			snap: snap(live, channel("beta", rollout(6800, "1.360.0", manifest(file("a.js", "h", "m/h_a.js"))))), status: 200,
-			want:   offerJSON("1.360.0", "44913a9f", `"manifest":[{"file_name":"a.js","file_hash":"h","download_url":"`+filesURL("m/h_a.js", "key=4&device_id="+devID)+`"}]`),
+			want:   offerJSON("1.360.0", "44913a9f", `"manifest":[{"file_name":"a.js","file_hash":"h","download_url":"`+attachmentURL("m/h_a.js", "key=4&device_id="+devID)+`"}]`),
 			events: offered("1.360.0"),
 		},
 		{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"strings"
 	"sync"
 	"testing"
@@ -461,7 +462,9 @@ func (r *captureRecorder) recorded() []plugin.Event {
 // signerFunc is a BundleSigner answering with a function.
 type signerFunc func(ctx context.Context, key string) (string, error)
 
-func (f signerFunc) Sign(ctx context.Context, key string) (string, error) { return f(ctx, key) }
+func (f signerFunc) Sign(ctx context.Context, r bundleurl.Request) (string, error) {
+	return f(ctx, r.Key)
+}
 
 // s3Signer signs deterministically, as a presigned S3 GET would look.
 func s3Signer() BundleSigner {
@@ -472,15 +475,15 @@ func signedURL(key string) string {
 	return "https://s3.test/capgo/" + key + "?X-Amz-Signature=test"
 }
 
-// filesURL is the /files/read/attachments URL of a storage key, as
+// attachmentURL is the /files/read/attachments URL of a storage key, as
 // linked without a signer (Capgo's fallback) or for a manifest file.
-func filesURL(key, query string) string {
+func attachmentURL(key, query string) string {
 	return "http://capgo.test/functions/v1/files/read/attachments/" + key + "?" + query
 }
 
 // fallbackZipURL is a bundle's zip linked through /files/read (no signer).
 func fallbackZipURL(version, sum string) string {
-	return filesURL(zipKey(version), "key="+sum+"&device_id="+devID)
+	return attachmentURL(zipKey(version), "key="+sum+"&device_id="+devID)
 }
 
 // offerJSON is the success answer for a signed bundle with a checksum.

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
 // Dir is a bundle folder.
@@ -24,20 +26,31 @@ type Dir struct {
 	root string
 }
 
-// New checks that root is a readable folder.
+// New checks root (see [Check]) and returns its Dir.
 func New(root string) (*Dir, error) {
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, fmt.Errorf("bundledir: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("bundledir: %s is not a folder", root)
+	if err := Check(root); err != nil {
+		return nil, err
 	}
 	return &Dir{root: root}, nil
 }
 
-// Sign returns the file URL the Client fetches for key.
-func (d *Dir) Sign(_ context.Context, key string) (string, error) {
+// Check reports what New would refuse: a root that is not a folder this
+// process can see. A program calls it to report every setting problem at
+// once, before it starts anything.
+func Check(root string) error {
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("bundledir: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("bundledir: %s is not a folder", root)
+	}
+	return nil
+}
+
+// Sign returns the file URL the Client fetches for req.Key.
+func (d *Dir) Sign(_ context.Context, req bundleurl.Request) (string, error) {
+	key := req.Key
 	if key == "" || strings.HasPrefix(key, "/") {
 		return "", fmt.Errorf("bundledir: invalid key %q", key)
 	}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
 func TestServesKeysWithRange(t *testing.T) {
@@ -26,7 +28,7 @@ func TestServesKeysWithRange(t *testing.T) {
 	c := d.Client()
 	get := func(key, rng string) (int, string) {
 		t.Helper()
-		u, err := d.Sign(context.Background(), key)
+		u, err := d.Sign(context.Background(), bundleurl.Request{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,5 +64,11 @@ func TestServesKeysWithRange(t *testing.T) {
 	}
 	if _, err := New(filepath.Join(root, "nope")); err == nil {
 		t.Error("a missing folder must be refused")
+	}
+	if err := Check(filepath.Join(root, filepath.FromSlash(key))); err == nil {
+		t.Error("a file is not a bundle folder")
+	}
+	if err := Check(root); err != nil {
+		t.Errorf("Check(root) = %v", err)
 	}
 }

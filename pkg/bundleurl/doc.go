@@ -36,5 +36,16 @@ import "context"
 // GET. Implementations must be safe for concurrent use; Sign is called on
 // every update check that offers a bundle.
 type Signer interface {
-	Sign(ctx context.Context, key string) (string, error)
+	Sign(ctx context.Context, req Request) (string, error)
+}
+
+// Request is one object to link.
+type Request struct {
+	// Key is the storage key (app_versions.r2_path).
+	Key string
+	// PublicBase is the externally visible scheme://host[:port] of the
+	// request being answered: the base URL the device called (the
+	// /updates handler works it out once per request). A [Storage] without
+	// a configured PublicURL links there; [S3] ignores it.
+	PublicBase string
 }

@@ -51,7 +51,7 @@ func newSigner(t *testing.T, srv *s3test.Server, o bundleurl.S3Options) *bundleu
 
 func sign(t *testing.T, s bundleurl.Signer, key string) string {
 	t.Helper()
-	u, err := s.Sign(t.Context(), key)
+	u, err := s.Sign(t.Context(), bundleurl.Request{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func ExampleNewS3() {
 	if err != nil {
 		panic(err)
 	}
-	u, err := s.Sign(context.Background(), "orgs/o/apps/com.demo.app/1.0.0 beta.zip")
+	u, err := s.Sign(context.Background(), bundleurl.Request{Key: "orgs/o/apps/com.demo.app/1.0.0 beta.zip"})
 	if err != nil {
 		panic(err)
 	}

@@ -97,6 +97,62 @@ func (o S3Options) LogValue() slog.Value {
 	)
 }
 
+// Validate reports every problem NewS3 would refuse in o, at once, without
+// building a signer: a program checks its settings with it before it
+// starts anything. Zero values take their defaults first.
+func (o S3Options) Validate() error {
+	_, _, _, err := o.withDefaults().validate()
+	return err
+}
+
+// withDefaults fills the zero values.
+func (o S3Options) withDefaults() S3Options {
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Bucket == "" {
+		o.Bucket = DefaultBucket
+	}
+	if o.Expiry == 0 {
+		o.Expiry = DefaultExpiry
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// validate checks o (with its defaults) and returns its parsed endpoint.
+func (o S3Options) validate() (scheme, host, path string, err error) {
+	var errs []error
+	scheme, host, path, err = parseEndpoint(o.Endpoint, o.UseSSL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if o.AccessKeyID == "" {
+		errs = append(errs, errors.New("access key id is required"))
+	}
+	if o.SecretAccessKey == "" {
+		errs = append(errs, errors.New("secret access key is required"))
+	}
+	if strings.ContainsAny(o.Region, "/ \t\r\n") {
+		errs = append(errs, fmt.Errorf("region %q must not contain '/' or spaces", o.Region))
+	}
+	if strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
+		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
+	}
+	switch {
+	case o.Expiry < time.Second || o.Expiry > MaxExpiry:
+		errs = append(errs, fmt.Errorf("expiry %s out of range: must be between 1s and %s (SigV4 limit)", o.Expiry, MaxExpiry))
+	case o.Expiry%time.Second != 0:
+		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
+	}
+	if len(errs) > 0 {
+		return "", "", "", fmt.Errorf("bundleurl: invalid S3 options: %w", errors.Join(errs...))
+	}
+	return scheme, host, path, nil
+}
+
 // S3 mints SigV4 presigned, path-style GET URLs:
 //
 //	<scheme>://<host><endpoint path>/<bucket>/<key>?X-Amz-Algorithm=AWS4-HMAC-SHA256
@@ -130,46 +186,13 @@ type S3 struct {
 var _ Signer = (*S3)(nil)
 
 // NewS3 validates o, fills its defaults and returns a ready signer. Every
-// problem in o is reported at once (errors.Join).
+// problem in o is reported at once (errors.Join), as [S3Options.Validate]
+// reports it.
 func NewS3(o S3Options) (*S3, error) {
-	if o.Region == "" {
-		o.Region = DefaultRegion
-	}
-	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
-	}
-	if o.Expiry == 0 {
-		o.Expiry = DefaultExpiry
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-
-	var errs []error
-	scheme, host, path, err := parseEndpoint(o.Endpoint, o.UseSSL)
+	o = o.withDefaults()
+	scheme, host, path, err := o.validate()
 	if err != nil {
-		errs = append(errs, err)
-	}
-	if o.AccessKeyID == "" {
-		errs = append(errs, errors.New("access key id is required"))
-	}
-	if o.SecretAccessKey == "" {
-		errs = append(errs, errors.New("secret access key is required"))
-	}
-	if strings.ContainsAny(o.Region, "/ \t\r\n") {
-		errs = append(errs, fmt.Errorf("region %q must not contain '/' or spaces", o.Region))
-	}
-	if strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
-		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
-	}
-	switch {
-	case o.Expiry < time.Second || o.Expiry > MaxExpiry:
-		errs = append(errs, fmt.Errorf("expiry %s out of range: must be between 1s and %s (SigV4 limit)", o.Expiry, MaxExpiry))
-	case o.Expiry%time.Second != 0:
-		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("bundleurl: invalid S3 options: %w", errors.Join(errs...))
+		return nil, err
 	}
 
 	prefix := make([]byte, 0, 2+len(host)+len(path)+len(o.Bucket)+2)
@@ -239,9 +262,11 @@ func parseEndpoint(endpoint string, useSSL bool) (scheme, host, path string, err
 	return u.Scheme, host, strings.TrimRight(u.Path, "/"), nil
 }
 
-// Sign returns a presigned GET URL for key, valid from s.Now() for the
-// configured expiry. ctx is not used: signing makes no network call.
-func (s *S3) Sign(ctx context.Context, key string) (string, error) {
+// Sign returns a presigned GET URL for req.Key, valid from s.Now() for the
+// configured expiry. ctx is not used: signing makes no network call; nor
+// is req.PublicBase: the URL points at the endpoint.
+func (s *S3) Sign(ctx context.Context, req Request) (string, error) {
+	key := req.Key
 	if key == "" || !utf8.ValidString(key) {
 		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
@@ -253,8 +278,8 @@ func (s *S3) Sign(ctx context.Context, key string) (string, error) {
 	// URL.Opaque ("//host/escaped/path") makes both the signer and
 	// URL.String use the path exactly as escaped above.
 	u := url.URL{Scheme: s.scheme, Host: s.host, Opaque: b.String(), RawQuery: s.query}
-	req := http.Request{Method: http.MethodGet, URL: &u, Host: s.host}
-	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &req, unsignedPayload, s3Service, s.region, s.now())
+	get := http.Request{Method: http.MethodGet, URL: &u, Host: s.host}
+	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &get, unsignedPayload, s3Service, s.region, s.now())
 	if err != nil {
 		return "", fmt.Errorf("bundleurl: presign %q: %w", key, err)
 	}

@@ -48,7 +48,7 @@ func newTestS3(t testing.TB, o S3Options) *S3 {
 
 func mustSign(t *testing.T, s *S3, key string) string {
 	t.Helper()
-	u, err := s.Sign(context.Background(), key)
+	u, err := s.Sign(context.Background(), Request{Key: key})
 	if err != nil {
 		t.Fatalf("Sign(%q): %v", key, err)
 	}
@@ -209,7 +209,7 @@ func TestSignInvalidKey(t *testing.T) {
 	t.Parallel()
 	s := newTestS3(t, S3Options{Endpoint: "localhost:9000"})
 	for _, key := range []string{"", "bad\xffutf8"} {
-		if _, err := s.Sign(context.Background(), key); !errors.Is(err, ErrInvalidKey) {
+		if _, err := s.Sign(context.Background(), Request{Key: key}); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("Sign(%q) error = %v, want ErrInvalidKey", key, err)
 		}
 	}
@@ -245,7 +245,7 @@ func TestSignDeterministicAndConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				got, err := s.Sign(context.Background(), tricky)
+				got, err := s.Sign(context.Background(), Request{Key: tricky})
 				if err != nil || got != want {
 					t.Errorf("concurrent Sign = %q, %v; want %q", got, err, want)
 					return
@@ -287,6 +287,10 @@ func TestNewS3Validation(t *testing.T) {
 			if err == nil {
 				t.Fatalf("NewS3 = %v, want an error", s)
 			}
+			// Validate reports what NewS3 refuses, word for word.
+			if verr := o.Validate(); verr == nil || verr.Error() != err.Error() {
+				t.Errorf("Validate = %v, want NewS3's %v", verr, err)
+			}
 			if !strings.HasPrefix(err.Error(), "bundleurl: invalid S3 options: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
@@ -299,6 +303,9 @@ func TestNewS3Validation(t *testing.T) {
 	}
 	if _, err := NewS3(ok); err != nil {
 		t.Errorf("NewS3(valid) = %v", err)
+	}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate(valid) = %v", err)
 	}
 }
 
@@ -392,7 +399,7 @@ func BenchmarkSign(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Sign(ctx, tricky); err != nil {
+		if _, err := s.Sign(ctx, Request{Key: tricky}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -404,7 +411,7 @@ func BenchmarkSignParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Sign(ctx, tricky); err != nil {
+			if _, err := s.Sign(ctx, Request{Key: tricky}); err != nil {
 				b.Error(err)
 				return
 			}

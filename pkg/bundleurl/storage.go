@@ -18,7 +18,7 @@ import (
 const DefaultCacheSize = 10000
 
 // ErrNoPublicBase is returned by [Storage.Sign] when no public base URL is
-// configured and ctx carries none (see [WithPublicBase]).
+// configured and the request carries none ([Request].PublicBase).
 var ErrNoPublicBase = errors.New("bundleurl: no public base URL for the storage link")
 
 // StorageOptions configure [NewStorage]. String, GoString and LogValue
@@ -27,8 +27,8 @@ type StorageOptions struct {
 	// PublicURL is the base devices reach Supabase at, scheme://host[:port]
 	// with an optional path prefix; links are
 	// <PublicURL>/storage/v1/object/sign/<bucket>/<key>?token=…. Empty means
-	// the base of each request, put in the context with [WithPublicBase]
-	// (in front of Supabase, that is this server, which proxies /storage/v1).
+	// the base of each request, [Request].PublicBase (in front of Supabase,
+	// that is this server, which proxies /storage/v1).
 	PublicURL string
 	// Bucket is S3_BUCKET; empty means DefaultBucket.
 	Bucket string
@@ -43,7 +43,9 @@ type StorageOptions struct {
 	// Client makes the Storage API calls; nil means a client with a 10 s
 	// timeout and its own connection pool.
 	Client *http.Client
-	// Expiry is the token lifetime, whole seconds; zero means DefaultExpiry.
+	// Expiry is the token lifetime, in whole seconds from 2s to MaxExpiry
+	// (S3's limit, so either signer takes the same lifetime); zero means
+	// DefaultExpiry.
 	Expiry time.Duration
 	// CacheSize bounds the number of keys whose URL is kept; zero means
 	// DefaultCacheSize.
@@ -87,6 +89,67 @@ func (o StorageOptions) LogValue() slog.Value {
 	)
 }
 
+// Validate reports every problem NewStorage would refuse in o, at once,
+// without building a signer: a program checks its settings with it before
+// it starts anything. Zero values take their defaults first.
+func (o StorageOptions) Validate() error { return o.withDefaults().validate() }
+
+// withDefaults fills the zero values.
+func (o StorageOptions) withDefaults() StorageOptions {
+	if o.Bucket == "" {
+		o.Bucket = DefaultBucket
+	}
+	if o.Expiry == 0 {
+		o.Expiry = DefaultExpiry
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// validate checks o, with its defaults.
+func (o StorageOptions) validate() error {
+	var errs []error
+	if o.PublicURL != "" {
+		if err := checkBaseURL(o.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("public URL: %w", err))
+		}
+	}
+	if o.Bucket == "" || strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
+		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
+	}
+	switch {
+	case o.Expiry < 2*time.Second:
+		errs = append(errs, fmt.Errorf("expiry %s too short: want at least 2s", o.Expiry))
+	case o.Expiry > MaxExpiry:
+		errs = append(errs, fmt.Errorf("expiry %s too long: want at most %s, as for S3", o.Expiry, MaxExpiry))
+	case o.Expiry%time.Second != 0:
+		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
+	}
+	if o.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("cache size %d must not be negative", o.CacheSize))
+	}
+	if o.JWTSecret == "" {
+		if o.ServiceKey == "" {
+			errs = append(errs, errors.New("a JWT secret (offline signing) or a service key (Storage API) is required"))
+		}
+		if err := checkBaseURL(o.APIURL); err != nil {
+			errs = append(errs, fmt.Errorf("API URL (needed without a JWT secret): %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("bundleurl: invalid storage options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
 // Storage mints Supabase Storage signed URLs:
 //
 //	<public base>/storage/v1/object/sign/<bucket>/<key>?token=<HS256 JWT>
@@ -116,54 +179,14 @@ type Storage struct {
 var _ Signer = (*Storage)(nil)
 
 // NewStorage validates o, fills its defaults and returns a ready signer.
-// Every problem in o is reported at once (errors.Join).
+// Every problem in o is reported at once (errors.Join), as
+// [StorageOptions.Validate] reports it.
 func NewStorage(o StorageOptions) (*Storage, error) {
-	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	if o.Expiry == 0 {
-		o.Expiry = DefaultExpiry
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.CacheSize == 0 {
-		o.CacheSize = DefaultCacheSize
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-
-	var errs []error
-	if o.PublicURL != "" {
-		if err := checkBaseURL(o.PublicURL); err != nil {
-			errs = append(errs, fmt.Errorf("public URL: %w", err))
-		}
-		o.PublicURL = strings.TrimRight(o.PublicURL, "/")
-	}
-	if o.Bucket == "" || strings.Contains(o.Bucket, "/") || !utf8.ValidString(o.Bucket) {
-		errs = append(errs, fmt.Errorf("bucket %q must be a single path segment", o.Bucket))
-	}
-	switch {
-	case o.Expiry < 2*time.Second:
-		errs = append(errs, fmt.Errorf("expiry %s too short: want at least 2s", o.Expiry))
-	case o.Expiry%time.Second != 0:
-		errs = append(errs, fmt.Errorf("expiry %s must be a whole number of seconds", o.Expiry))
-	}
-	if o.CacheSize < 0 {
-		errs = append(errs, fmt.Errorf("cache size %d must not be negative", o.CacheSize))
-	}
-	if o.JWTSecret == "" {
-		if o.ServiceKey == "" {
-			errs = append(errs, errors.New("a JWT secret (offline signing) or a service key (Storage API) is required"))
-		}
-		if err := checkBaseURL(o.APIURL); err != nil {
-			errs = append(errs, fmt.Errorf("API URL (needed without a JWT secret): %w", err))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("bundleurl: invalid storage options: %w", errors.Join(errs...))
-	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
 
 	s := &Storage{
 		publicURL: o.PublicURL,
@@ -207,16 +230,18 @@ func checkBaseURL(raw string) error {
 	return nil
 }
 
-// Sign returns the signed Storage URL of key. The first call for a key
-// (and one call per half-lifetime after) mints a token; the others answer
-// from memory.
-func (s *Storage) Sign(ctx context.Context, key string) (string, error) {
+// Sign returns the signed Storage URL of req.Key, under the configured
+// PublicURL, else under req.PublicBase. The first call for a key (and one
+// call per half-lifetime after) mints a token; the others answer from
+// memory.
+func (s *Storage) Sign(ctx context.Context, req Request) (string, error) {
+	key := req.Key
 	if key == "" || !utf8.ValidString(key) {
 		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
 	base := s.publicURL
 	if base == "" {
-		base = PublicBaseFrom(ctx)
+		base = strings.TrimRight(req.PublicBase, "/")
 		if base == "" {
 			return "", ErrNoPublicBase
 		}
@@ -257,19 +282,4 @@ func (s *Storage) LogValue() slog.Value {
 		slog.String("bucket", s.bucket),
 		slog.Duration("expiry", s.expiry),
 	)
-}
-
-type publicBaseKey struct{}
-
-// WithPublicBase returns ctx carrying base (scheme://host[:port], no
-// trailing slash), the externally visible URL of the request being
-// answered. A [Storage] without a configured PublicURL links there.
-func WithPublicBase(ctx context.Context, base string) context.Context {
-	return context.WithValue(ctx, publicBaseKey{}, strings.TrimRight(base, "/"))
-}
-
-// PublicBaseFrom returns the base set by [WithPublicBase], or "".
-func PublicBaseFrom(ctx context.Context) string {
-	s, _ := ctx.Value(publicBaseKey{}).(string)
-	return s
 }

@@ -151,7 +151,7 @@ func TestStorageAPIErrors(t *testing.T) {
 	t.Run("missing object is ErrObjectNotFound", func(t *testing.T) {
 		t.Parallel()
 		s := newStorageSigner(t, bundleurl.StorageOptions{PublicURL: srv.URL, APIURL: srv.URL, ServiceKey: srv.ServiceRoleKey})
-		_, err := s.Sign(ctx, "orgs/none/0.0.0.zip")
+		_, err := s.Sign(ctx, bundleurl.Request{Key: "orgs/none/0.0.0.zip"})
 		var apiErr *bundleurl.StorageAPIError
 		if !errors.Is(err, bundleurl.ErrObjectNotFound) || !errors.As(err, &apiErr) {
 			t.Fatalf("err %v, want a StorageAPIError matching ErrObjectNotFound", err)
@@ -165,7 +165,7 @@ func TestStorageAPIErrors(t *testing.T) {
 	t.Run("bad key keeps Storage's 403", func(t *testing.T) {
 		t.Parallel()
 		s := newStorageSigner(t, bundleurl.StorageOptions{PublicURL: srv.URL, APIURL: srv.URL, ServiceKey: "not-a-jwt"})
-		_, err := s.Sign(ctx, plainKey)
+		_, err := s.Sign(ctx, bundleurl.Request{Key: plainKey})
 		var apiErr *bundleurl.StorageAPIError
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.Code != "AccessDenied" || errors.Is(err, bundleurl.ErrObjectNotFound) {
 			t.Fatalf("err %v, want StorageAPIError statusCode 403 AccessDenied", err)
@@ -175,7 +175,7 @@ func TestStorageAPIErrors(t *testing.T) {
 	t.Run("anon key sees no object", func(t *testing.T) {
 		t.Parallel()
 		s := newStorageSigner(t, bundleurl.StorageOptions{PublicURL: srv.URL, APIURL: srv.URL, ServiceKey: srv.AnonKey})
-		if _, err := s.Sign(ctx, plainKey); !errors.Is(err, bundleurl.ErrObjectNotFound) {
+		if _, err := s.Sign(ctx, bundleurl.Request{Key: plainKey}); !errors.Is(err, bundleurl.ErrObjectNotFound) {
 			t.Fatalf("err %v, want ErrObjectNotFound", err)
 		}
 	})
@@ -184,7 +184,7 @@ func TestStorageAPIErrors(t *testing.T) {
 		t.Parallel()
 		s := newStorageSigner(t, bundleurl.StorageOptions{PublicURL: srv.URL, APIURL: srv.URL, ServiceKey: srv.ServiceRoleKey})
 		for _, key := range []string{"a?b.zip", "a#b.zip"} {
-			if _, err := s.Sign(ctx, key); !errors.Is(err, bundleurl.ErrInvalidKey) {
+			if _, err := s.Sign(ctx, bundleurl.Request{Key: key}); !errors.Is(err, bundleurl.ErrInvalidKey) {
 				t.Errorf("key %q: err %v, want ErrInvalidKey", key, err)
 			}
 		}
@@ -193,7 +193,7 @@ func TestStorageAPIErrors(t *testing.T) {
 	t.Run("unreachable Storage", func(t *testing.T) {
 		t.Parallel()
 		s := newStorageSigner(t, bundleurl.StorageOptions{PublicURL: srv.URL, APIURL: "http://127.0.0.1:1", ServiceKey: srv.ServiceRoleKey})
-		if _, err := s.Sign(ctx, plainKey); err == nil || !strings.Contains(err.Error(), "storage API") {
+		if _, err := s.Sign(ctx, bundleurl.Request{Key: plainKey}); err == nil || !strings.Contains(err.Error(), "storage API") {
 			t.Errorf("err %v, want a storage API transport error", err)
 		}
 	})
@@ -208,7 +208,7 @@ func TestStorageAPIErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := s.Sign(ctx, plainKey)
+		_, err := s.Sign(ctx, bundleurl.Request{Key: plainKey})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err %v, want context.DeadlineExceeded", err)
 		}
@@ -275,7 +275,7 @@ func ExampleNewStorage() {
 	if err != nil {
 		panic(err)
 	}
-	u, err := s.Sign(context.Background(), "orgs/o/apps/com.demo.app/1.0.0 beta.zip")
+	u, err := s.Sign(context.Background(), bundleurl.Request{Key: "orgs/o/apps/com.demo.app/1.0.0 beta.zip"})
 	if err != nil {
 		panic(err)
 	}

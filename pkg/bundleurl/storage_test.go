@@ -76,7 +76,7 @@ func verifyHS256(t *testing.T, secret, tok string) map[string]any {
 func TestStorageOfflineToken(t *testing.T) {
 	t.Parallel()
 	s := newTestStorage(t, StorageOptions{PublicURL: "http://127.0.0.1:54321/", Expiry: time.Hour})
-	u, err := s.Sign(context.Background(), tricky)
+	u, err := s.Sign(context.Background(), Request{Key: tricky})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestStoragePathEncoding(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newTestStorage(t, StorageOptions{PublicURL: tc.publicURL, Bucket: tc.bucket})
-			u, err := s.Sign(context.Background(), tc.key)
+			u, err := s.Sign(context.Background(), Request{Key: tc.key})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,23 +152,23 @@ func TestStoragePathEncoding(t *testing.T) {
 func TestStoragePublicBase(t *testing.T) {
 	t.Parallel()
 	s := newTestStorage(t, StorageOptions{})
-	ctx := WithPublicBase(context.Background(), "https://devices.example.com/")
-	u, err := s.Sign(ctx, "k.zip")
+	const base = "https://devices.example.com/"
+	u, err := s.Sign(context.Background(), Request{Key: "k.zip", PublicBase: base})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "https://devices.example.com/storage/v1/object/sign/capgo/k.zip?token="; !strings.HasPrefix(u, want) {
 		t.Errorf("URL %q, want prefix %q", u, want)
 	}
-	if _, err := s.Sign(context.Background(), "k.zip"); !errors.Is(err, ErrNoPublicBase) {
+	if _, err := s.Sign(context.Background(), Request{Key: "k.zip"}); !errors.Is(err, ErrNoPublicBase) {
 		t.Errorf("no base: err %v, want ErrNoPublicBase", err)
 	}
 	configured := newTestStorage(t, StorageOptions{PublicURL: "http://configured"})
-	if u, _ := configured.Sign(ctx, "k.zip"); !strings.HasPrefix(u, "http://configured/storage/") {
+	if u, _ := configured.Sign(context.Background(), Request{Key: "k.zip", PublicBase: base}); !strings.HasPrefix(u, "http://configured/storage/") {
 		t.Errorf("configured base must win over the request's: %q", u)
 	}
 	for _, key := range []string{"", "\xff.zip"} {
-		if _, err := s.Sign(ctx, key); !errors.Is(err, ErrInvalidKey) {
+		if _, err := s.Sign(context.Background(), Request{Key: key, PublicBase: base}); !errors.Is(err, ErrInvalidKey) {
 			t.Errorf("key %q: err %v, want ErrInvalidKey", key, err)
 		}
 	}
@@ -190,6 +190,8 @@ func TestNewStorageValidation(t *testing.T) {
 		{"public URL with query", StorageOptions{JWTSecret: "s", PublicURL: "http://x/?a=b"}, []string{"must not have a query"}},
 		{"bucket with slash", StorageOptions{JWTSecret: "s", Bucket: "a/b"}, []string{`bucket "a/b" must be a single path segment`}},
 		{"expiry too short", StorageOptions{JWTSecret: "s", Expiry: time.Second}, []string{"too short"}},
+		{"expiry above 7 days", StorageOptions{JWTSecret: "s", Expiry: MaxExpiry + time.Second}, []string{"expiry 168h0m1s too long"}},
+		{"7 days", StorageOptions{JWTSecret: "s", Expiry: MaxExpiry}, nil},
 		{"fractional expiry", StorageOptions{JWTSecret: "s", Expiry: 1500 * time.Millisecond * 3}, []string{"whole number of seconds"}},
 		{"negative cache", StorageOptions{JWTSecret: "s", CacheSize: -1}, []string{"cache size -1"}},
 	}
@@ -197,6 +199,10 @@ func TestNewStorageValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := NewStorage(tc.o)
+			// Validate reports what NewStorage refuses, word for word.
+			if verr := tc.o.Validate(); fmt.Sprint(verr) != fmt.Sprint(err) {
+				t.Errorf("Validate = %v, want NewStorage's %v", verr, err)
+			}
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -446,13 +452,13 @@ func TestStorageCachesOfflineTokens(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(fixedNow)
 	s := newTestStorage(t, StorageOptions{PublicURL: "http://h", Expiry: 100 * time.Second, Now: clock.now})
-	first, _ := s.Sign(context.Background(), "k.zip")
+	first, _ := s.Sign(context.Background(), Request{Key: "k.zip"})
 	clock.advance(10 * time.Second)
-	if again, _ := s.Sign(context.Background(), "k.zip"); again != first {
+	if again, _ := s.Sign(context.Background(), Request{Key: "k.zip"}); again != first {
 		t.Errorf("within half-life the same URL is served (CDN-friendly): %q then %q", first, again)
 	}
 	clock.advance(80 * time.Second)
-	later, _ := s.Sign(context.Background(), "k.zip")
+	later, _ := s.Sign(context.Background(), Request{Key: "k.zip"})
 	if later == first {
 		t.Errorf("with under a quarter of the lifetime left a new URL is minted")
 	}
@@ -480,7 +486,7 @@ func BenchmarkStorageSign(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				i++
-				if _, err := s.Sign(ctx, keys[i%len(keys)]); err != nil {
+				if _, err := s.Sign(ctx, Request{Key: keys[i%len(keys)]}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -497,7 +503,7 @@ func BenchmarkStorageSignParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Sign(ctx, tricky); err != nil {
+			if _, err := s.Sign(ctx, Request{Key: tricky}); err != nil {
 				b.Error(err)
 				return
 			}

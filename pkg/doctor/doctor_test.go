@@ -115,11 +115,6 @@ func newDeployment(t *testing.T, signer updates.BundleSigner, upstream string) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As serve.go does: a Storage signer without a public URL links to the
-	// host the device called.
-	withBase := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		uh.ServeHTTP(w, r.WithContext(bundleurl.WithPublicBase(r.Context(), updates.PublicBase("", r))))
-	})
 	sh, err := stats.New(stats.Deps{Store: st, Recorder: st.Recorder(), Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +125,7 @@ func newDeployment(t *testing.T, signer updates.BundleSigner, upstream string) *
 	}
 	opts := server.Options{
 		Functions: []server.Function{
-			{Name: "updates", Handler: withBase, CORS: true},
+			{Name: "updates", Handler: uh, CORS: true},
 			{Name: "stats", Handler: sh, Methods: []string{http.MethodPost, http.MethodGet}},
 			{Name: "channel_self", Handler: ch, Methods: []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodGet}},
 		},

@@ -85,6 +85,14 @@ type Proxy struct {
 	log      *slog.Logger
 }
 
+// Validate reports what New would refuse in o (the upstream URL; zero
+// and negative tuning values take the defaults), without building the
+// proxy: a program checks its settings with it before it starts anything.
+func (o Options) Validate() error {
+	_, err := ParseUpstream(o.Upstream)
+	return err
+}
+
 // New validates o and returns the proxy.
 func New(o Options) (*Proxy, error) {
 	u, err := ParseUpstream(o.Upstream)

@@ -632,6 +632,12 @@ func TestNewRejectsBadUpstream(t *testing.T) {
 		if _, err := gateway.New(gateway.Options{Upstream: u}); err == nil {
 			t.Errorf("New(%q): no error", u)
 		}
+		if err := (gateway.Options{Upstream: u}).Validate(); err == nil {
+			t.Errorf("Validate(%q): no error", u)
+		}
+	}
+	if err := (gateway.Options{Upstream: "http://127.0.0.1:54331/"}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 	p, err := gateway.New(gateway.Options{Upstream: "http://127.0.0.1:54331/"})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 )
 
 // corsPolicy is Capgo's useCors (hono.ts): native app origins, local
@@ -95,4 +97,15 @@ func (p *corsPolicy) handle(w http.ResponseWriter, r *http.Request) bool {
 	h.Del("Content-Type")
 	w.WriteHeader(http.StatusNoContent)
 	return true
+}
+
+// middleware is Capgo's useCors as echo middleware: the CORS headers on
+// the answer, and a preflight (OPTIONS) answered here.
+func (p *corsPolicy) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p.handle(c.Response(), c.Request()) {
+			return nil
+		}
+		return next(c)
+	}
 }
