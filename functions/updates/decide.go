@@ -30,7 +30,7 @@ func isInternalVersion(name string) bool { return name == "builtin" || name == "
 
 func nonEmpty(s *string) bool { return s != nil && *s != "" }
 
-// decide is Capgo's updateWithPG (backend-semantics.md §2.3) from the app
+// decide is Capgo's updateWithPG (plugin_runtime/utils/update.ts) from the app
 // lookup on, as a pure function. snap is nil when the app does not exist.
 func decide(req plugin.UpdateRequest, snap *store.UpdateSnapshot) outcome {
 	if snap == nil {
