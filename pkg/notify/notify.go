@@ -13,6 +13,24 @@
 //   - [Listener], which LISTENs on one dedicated connection, reconnects, and
 //     hands each [Payload] to a callback as it arrives.
 //
+// Guarantees: every committed INSERT, UPDATE, DELETE or TRUNCATE of those
+// tables reaches a listener that was listening when it committed, in commit
+// order, once per transaction and payload. A listener that was not
+// listening gets nothing, hence [Options].Reset after every connection.
+//
+// What a read model built on it must still do itself:
+//   - Plan validity also depends on the date (stripe_info.trial_at::date >
+//     CURRENT_DATE): a trial ends at midnight with no write, so keep trial_at
+//     and evaluate it at read time, or expire org entries daily.
+//   - A payload names the app whose row changed. An app's answer can read
+//     another app's rows only through hand-made references (a channel_devices
+//     row pointing at another app's channel, a channel whose version is
+//     another app's bundle; Capgo's own writers never make them): do not
+//     cache such an answer, or invalidate it with either app.
+//   - A load that started before a notification may finish after it with
+//     old rows: version entries (a generation counter per app/org) so such
+//     a load does not overwrite the invalidation.
+//
 // It leaves to others: what is cached and how it is reloaded (the read
 // model), and the command line (cmd/capgo-functions).
 package notify

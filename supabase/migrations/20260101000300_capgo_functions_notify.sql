@@ -18,7 +18,10 @@
 -- import of 100,000 overrides of one app commits one message.
 --
 -- They are ENABLE ALWAYS, so they fire whatever session_replication_role is
--- ('replica' is set by logical replication, restores and bulk tools).
+-- ('replica' is set by logical replication, restores and bulk tools). On a
+-- logical replication subscriber, install them there too; its apply worker
+-- signals listeners at commit since PostgreSQL 15 (before, only when some
+-- other session notified).
 -- They are AFTER triggers: a row a BEFORE trigger dropped notifies nothing.
 --
 -- This file is also the SQL of `capgo-functions install-notify`, run on
