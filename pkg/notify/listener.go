@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Defaults of the zero [Options] durations.
@@ -88,10 +89,13 @@ func New(o Options) (*Listener, error) {
 	if o.Handle == nil || o.Reset == nil {
 		return nil, errors.New("notify: listener needs Handle and Reset")
 	}
-	cfg, err := pgx.ParseConfig(o.URL)
+	// Parsed as the pool parses it, so the pool's URL (pool_max_conns and
+	// friends included) also works here.
+	pcfg, err := pgxpool.ParseConfig(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("notify: listener URL: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = applicationName
 	}

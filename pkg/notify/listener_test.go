@@ -187,9 +187,13 @@ func TestListenerDeliversChanges(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDB(t)
 	w := connect(t, dsn)
-	// A tiny ping interval: the listener pings between notifications all
-	// the time, which must not disturb delivery.
-	r := startListener(t, dsn, func(o *notify.Options) { o.PingInterval = 5 * time.Millisecond })
+	// The pool's URL works as is (pool_* settings are not sent to the
+	// server). A tiny ping interval: the listener pings between
+	// notifications all the time, which must not disturb delivery.
+	r := startListener(t, dsn, func(o *notify.Options) {
+		o.URL = dsn + "&pool_max_conns=4"
+		o.PingInterval = 5 * time.Millisecond
+	})
 	r.waitReset(t)
 	if !r.l.LastNotification().IsZero() {
 		t.Errorf("LastNotification before any = %v, want zero", r.l.LastNotification())
