@@ -19,6 +19,7 @@ type model struct {
 	overrides         map[string]int64
 	overridesComplete bool
 	devices           *deviceCache // lookups when !overridesComplete
+	dependsOn         []string     // other apps whose bundles its channels serve
 }
 
 func newModel(am store.AppModel, deviceLimit int) *model {
@@ -27,6 +28,7 @@ func newModel(am store.AppModel, deviceLimit int) *model {
 		byID: make(map[int64]int, len(am.Channels)), byName: make(map[string]int, len(am.Channels)),
 		versions:  make(map[string]store.VersionRef, len(am.Versions)),
 		overrides: am.Overrides, overridesComplete: am.OverridesComplete,
+		dependsOn: am.DependsOn,
 	}
 	for i, c := range am.Channels {
 		m.byID[c.Channel.ID] = i

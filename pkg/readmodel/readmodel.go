@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,10 +54,16 @@ type Options struct {
 	// MaxBytes bounds the estimated size of the models held (default
 	// 16 MiB); the least recently used apps are dropped beyond it.
 	MaxBytes int64
-	// MaxAge is how long a model is used without a notification (default
-	// 60 s: the reconciliation that catches a missed notification). Set
-	// it to the time-to-live (1 s) when the triggers are not installed.
+	// MaxAge is how long a model is used while notifications are trusted
+	// (default 60 s: the reconciliation that catches a missed one, and a
+	// trial that ends at midnight with no write).
 	MaxAge time.Duration
+	// TTL is how long a model is used while they are not (default 1 s):
+	// Notified is nil or reports false (the triggers are not installed, or
+	// the listening connection is down).
+	TTL time.Duration
+	// Notified reports whether every change is being notified now.
+	Notified func() bool
 	// OverrideLimit is how many overrides an app's model holds whole
 	// (default 10,000); beyond it they are looked up per device.
 	OverrideLimit int
@@ -75,6 +82,7 @@ type Options struct {
 const (
 	DefaultMaxBytes      = 16 << 20
 	DefaultMaxAge        = 60 * time.Second
+	DefaultTTL           = time.Second
 	DefaultOverrideLimit = 10000
 	DefaultDeviceCache   = 10000
 	DefaultLoadTimeout   = 10 * time.Second
@@ -86,8 +94,8 @@ func (o Options) Validate() error {
 	if o.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("read model: max bytes %d is negative", o.MaxBytes))
 	}
-	if o.MaxAge < 0 {
-		errs = append(errs, fmt.Errorf("read model: max age %s is negative", o.MaxAge))
+	if o.MaxAge < 0 || o.TTL < 0 {
+		errs = append(errs, fmt.Errorf("read model: max age %s and TTL %s must not be negative", o.MaxAge, o.TTL))
 	}
 	if o.OverrideLimit < 0 || o.DeviceCache < 0 {
 		errs = append(errs, errors.New("read model: override limit and device cache must not be negative"))
@@ -104,6 +112,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAge == 0 {
 		o.MaxAge = DefaultMaxAge
+	}
+	if o.TTL == 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.Notified == nil {
+		o.Notified = func() bool { return false }
 	}
 	if o.OverrideLimit == 0 {
 		o.OverrideLimit = DefaultOverrideLimit
@@ -152,6 +166,17 @@ type entry struct {
 	used     atomic.Int64 // last use, unix nanoseconds (LRU)
 }
 
+// dependsOn reports whether the loaded model reads another app's rows.
+// A model still loading may: it counts as dependent, to be safe.
+func (e *entry) dependsOn(appID string) bool {
+	select {
+	case <-e.ready:
+		return e.model != nil && slices.Contains(e.model.dependsOn, appID)
+	default:
+		return true
+	}
+}
+
 // New returns a read model in front of db.
 func New(db Backend, opt Options) (*Store, error) {
 	if db == nil {
@@ -166,11 +191,17 @@ func New(db Backend, opt Options) (*Store, error) {
 // Counters returns the read model's counters.
 func (s *Store) Counters() *Stats { return &s.stats }
 
-// Invalidate drops the app's model: the next request loads it again.
+// Invalidate drops the app's model, and those of the apps whose channels
+// serve one of its bundles: the next request loads them again.
 func (s *Store) Invalidate(appID string) {
 	s.mu.Lock()
 	if e := s.entries[appID]; e != nil {
 		s.drop(appID, e)
+	}
+	for id, e := range s.entries {
+		if e.dependsOn(appID) {
+			s.drop(id, e)
+		}
 	}
 	s.mu.Unlock()
 	s.stats.Invalidations.Add(1)
@@ -227,12 +258,16 @@ var errNoModel = errors.New("read model: not in the model")
 func (s *Store) get(ctx context.Context, appID string) (*model, *entry, error) {
 	for {
 		now := s.opt.Now()
+		maxAge := s.opt.MaxAge
+		if !s.opt.Notified() {
+			maxAge = min(maxAge, s.opt.TTL)
+		}
 		s.mu.Lock()
 		e := s.entries[appID]
 		if e != nil {
 			select {
 			case <-e.ready:
-				if e.err != nil || now.Sub(e.loadedAt) >= s.opt.MaxAge {
+				if e.err != nil || now.Sub(e.loadedAt) >= maxAge {
 					s.drop(appID, e)
 					e = nil
 				}

@@ -343,3 +343,31 @@ func TestConcurrentReadsAndInvalidations(t *testing.T) {
 		t.Errorf("held %d apps in %d bytes", apps, bytes)
 	}
 }
+
+// While changes are not notified (no triggers, or the listening connection
+// is down), a model is used for TTL at most; while they are, for MaxAge.
+func TestTTLWhileNotificationsAreNotTrusted(t *testing.T) {
+	t.Parallel()
+	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
+	var notified atomic.Bool
+	notified.Store(true)
+	db := newFakeDB("a")
+	s := newStore(t, db, readmodel.Options{MaxAge: time.Minute, TTL: time.Second, Notified: notified.Load, Now: clk.Now})
+	bundle(t, s, "a")
+	clk.Advance(30 * time.Second)
+	if got := bundle(t, s, "a"); got != "load-1" {
+		t.Fatalf("notified, 30 s old: %s, want load-1", got)
+	}
+	notified.Store(false)
+	if got := bundle(t, s, "a"); got != "load-2" {
+		t.Fatalf("not notified, 30 s old: %s, want load-2", got)
+	}
+	clk.Advance(999 * time.Millisecond)
+	if got := bundle(t, s, "a"); got != "load-2" {
+		t.Fatalf("not notified, 999 ms old: %s, want load-2", got)
+	}
+	clk.Advance(time.Millisecond)
+	if got := bundle(t, s, "a"); got != "load-3" {
+		t.Fatalf("not notified, 1 s old: %s, want load-3", got)
+	}
+}

@@ -24,6 +24,10 @@ type AppModel struct {
 	// with OverrideReader).
 	Overrides         map[string]int64
 	OverridesComplete bool
+	// DependsOn are the other apps whose bundles the app's channels point
+	// at (hand-made rows: Capgo's own writers never make them), so that a
+	// change notified for one of them reaches this model too.
+	DependsOn []string
 }
 
 // ModelChannel is one channel of an AppModel.

@@ -27,6 +27,12 @@ SELECT id, name, deleted FROM app_versions WHERE app_id = $1`
 const sqlModelOverrides = `
 SELECT device_id, channel_id FROM channel_devices WHERE app_id = $1 LIMIT $2`
 
+// sqlModelDependsOn is the other apps whose bundles the app's channels
+// point at (the live bundle's join has no app filter; the rollout one has).
+const sqlModelDependsOn = `
+SELECT DISTINCT v.app_id FROM channels c JOIN app_versions v ON v.id = c.version
+WHERE c.app_id = $1 AND v.app_id <> $1`
+
 // sqlOverrideChannel is one device's channel_devices row.
 const sqlOverrideChannel = `
 SELECT channel_id FROM channel_devices WHERE app_id = $1 AND device_id = $2`
@@ -48,6 +54,7 @@ func (s *Store) AppModel(ctx context.Context, appID string, overrideLimit int) (
 	b.Queue(sqlModelChannels, appID)
 	b.Queue(sqlModelVersions, appID)
 	b.Queue(sqlModelOverrides, appID, overrideLimit+1)
+	b.Queue(sqlModelDependsOn, appID)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -88,6 +95,12 @@ func (s *Store) AppModel(ctx context.Context, appID string, overrideLimit int) (
 	m.OverridesComplete = len(m.Overrides) <= overrideLimit
 	if !m.OverridesComplete {
 		m.Overrides = nil
+	}
+	if rows, err = br.Query(); err != nil {
+		return m, fmt.Errorf("pgstore: dependencies of %q: %w", appID, err)
+	}
+	if m.DependsOn, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return m, fmt.Errorf("pgstore: dependencies of %q: %w", appID, err)
 	}
 	if err := br.Close(); err != nil {
 		return m, fmt.Errorf("pgstore: model of %q: %w", appID, err)
