@@ -29,6 +29,7 @@ import (
 type app struct {
 	pool     *pgxpool.Pool
 	recorder *recorder.Recorder
+	model    *liveModel // nil with --read-model=off
 	handler  http.Handler
 }
 
@@ -36,7 +37,7 @@ type app struct {
 // recorder, the bundle signers, the function handlers and the router.
 // Nothing listens yet. On an error, what was built is closed again.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error) {
-	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	poolCfg, err := pgstore.PoolConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
@@ -66,7 +67,14 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	if a.recorder, err = recorder.New(st, ro); err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	fns, err := newFunctions(cfg, st, a.recorder, log)
+	var reads deviceReads = st
+	if cfg.ReadModel == "on" {
+		if a.model, err = newLiveModel(cfg, pool, st, log); err != nil {
+			return nil, fmt.Errorf("read model: %w", err)
+		}
+		reads = a.model.model
+	}
+	fns, err := newFunctions(cfg, reads, a.recorder, log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +98,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 // writes any more. The HTTP server must have stopped first, so that every
 // acknowledged request has queued its events.
 func (a *app) Close(ctx context.Context) error {
+	if a.model != nil {
+		a.model.Close()
+	}
 	var err error
 	if a.recorder != nil {
 		err = a.recorder.Close(ctx)
@@ -106,7 +117,7 @@ func (a *app) closeWithin(timeout time.Duration) error {
 }
 
 // newFunctions builds the device functions and their routes.
-func newFunctions(cfg Config, st *pgstore.Store, rec store.Recorder, log *slog.Logger) ([]server.Function, error) {
+func newFunctions(cfg Config, st deviceReads, rec store.Recorder, log *slog.Logger) ([]server.Function, error) {
 	signer, err := newBundleSigner(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("bundle URL signer: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/readmodel"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 )
 
@@ -59,6 +60,18 @@ type Config struct {
 	// CAPGO_RECORDER_*.
 	Recorder recorder.Options
 
+	// The read model (package readmodel; README "Read model"): ReadModel
+	// is on or off (--read-model, CAPGO_READ_MODEL); ListenURL is the
+	// connection that LISTENs for changes (--database-listen-url,
+	// DATABASE_LISTEN_URL; empty: DatabaseURL); ReadModelMemoryMiB bounds
+	// its memory (--read-model-memory, CAPGO_READ_MODEL_MEMORY); Model
+	// holds MaxAge (--read-model-reconcile), TTL (--read-model-ttl) and
+	// OverrideLimit (--read-model-override-limit).
+	ReadModel          string
+	ListenURL          string
+	ReadModelMemoryMiB int
+	Model              readmodel.Options
+
 	CORSOrigins []string           // WEBAPP_URL and CORS_ALLOWED_ORIGINS
 	LimitedApps plugin.LimitedApps // LIMITED_APPS (Capgo's JSON list)
 	// ChannelSelfIPLimit is channelself.Deps.IPLimit (requests per minute):
@@ -82,11 +95,31 @@ func Default() Config {
 			QueueSize: recorder.DefaultQueueSize, BatchSize: recorder.DefaultBatchSize,
 			FlushInterval: recorder.DefaultFlushInterval, EnqueueWait: recorder.DefaultEnqueueWait,
 		},
+		ReadModel:          "on",
+		ReadModelMemoryMiB: readmodel.DefaultMaxBytes >> 20,
+		Model: readmodel.Options{MaxAge: readmodel.DefaultMaxAge, TTL: readmodel.DefaultTTL,
+			OverrideLimit: readmodel.DefaultOverrideLimit},
 		ChannelSelfIPLimit: channelself.DefaultIPLimit,
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
 	}
+}
+
+// modelOptions are the read model's options: the settings, with the
+// memory bound in bytes.
+func (c Config) modelOptions() readmodel.Options {
+	o := c.Model
+	o.MaxBytes = int64(c.ReadModelMemoryMiB) << 20
+	return o
+}
+
+// listenURL is the connection the read model's listener uses.
+func (c Config) listenURL() string {
+	if c.ListenURL != "" {
+		return c.ListenURL
+	}
+	return c.DatabaseURL
 }
 
 // storageOptions are the storage signer's options: its own settings, and
@@ -158,6 +191,16 @@ func (c Config) validate() []error {
 	}
 	if err := c.Recorder.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.ReadModel {
+	case "on":
+		check("read model", c.modelOptions().Validate())
+		if u, err := url.Parse(c.ListenURL); c.ListenURL != "" && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+			errs = append(errs, fmt.Errorf("database listen URL %q: want postgres://… or postgresql://…", redactURL(c.ListenURL)))
+		}
+	case "off":
+	default:
+		errs = append(errs, fmt.Errorf("read model %q: want on or off", c.ReadModel))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))

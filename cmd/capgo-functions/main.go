@@ -4,6 +4,7 @@
 //
 //	capgo-functions [serve] [flags]   run the server (the default)
 //	capgo-functions doctor [flags]    check a running deployment as a device
+//	capgo-functions install-notify    put the read model's change triggers on a Capgo database
 //	capgo-functions version           print the version
 //
 // Every flag has an environment variable; see `capgo-functions serve -h`
@@ -44,12 +45,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, stderr, nil)
 	case "doctor":
 		return runDoctor(ctx, args, getenv, stdout, stderr)
+	case "install-notify":
+		return installNotify(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "capgo-functions", version)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: capgo-functions [serve|doctor|version] [flags]; capgo-functions serve -h lists the settings, capgo-functions doctor -h the checks")
+		fmt.Fprintln(stdout, "usage: capgo-functions [serve|doctor|install-notify|version] [flags]; capgo-functions serve -h lists the settings, capgo-functions doctor -h the checks")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, doctor or version)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, doctor, install-notify or version)", cmd)
 }

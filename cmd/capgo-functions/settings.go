@@ -57,6 +57,12 @@ func (c *Config) settings(level *string) []setting {
 		{"recorder-batch-size", env("CAPGO_RECORDER_BATCH_SIZE"), "events written per batch at most", &c.Recorder.BatchSize, false},
 		{"recorder-flush-interval", env("CAPGO_RECORDER_FLUSH_INTERVAL"), "longest wait before a partial batch is written, like 100ms", &c.Recorder.FlushInterval, false},
 		{"recorder-enqueue-wait", env("CAPGO_RECORDER_ENQUEUE_WAIT"), "how long a request waits for room in a full queue before answering 503, like 250ms", &c.Recorder.EnqueueWait, false},
+		{"read-model", env("CAPGO_READ_MODEL"), "on: answer device reads from memory, kept fresh by database notifications; off: read the database on every request", &c.ReadModel, false},
+		{"database-listen-url", env("DATABASE_LISTEN_URL"), "PostgreSQL URL of the connection that LISTENs for changes: direct or session-mode, never a transaction-mode pooler; empty: --database-url", &c.ListenURL, false},
+		{"read-model-memory", env("CAPGO_READ_MODEL_MEMORY"), "MiB the read model may hold; the least recently used apps are dropped beyond it", &c.ReadModelMemoryMiB, false},
+		{"read-model-reconcile", env("CAPGO_READ_MODEL_RECONCILE"), "longest a model is used with notifications working before it is reloaded anyway, like 60s", &c.Model.MaxAge, false},
+		{"read-model-ttl", env("CAPGO_READ_MODEL_TTL"), "longest a model is used while changes are not notified (triggers missing, listener down), like 1s", &c.Model.TTL, false},
+		{"read-model-override-limit", env("CAPGO_READ_MODEL_OVERRIDE_LIMIT"), "device overrides an app's model holds whole; beyond it they are looked up per device", &c.Model.OverrideLimit, false},
 		{"channel-self-ip-limit", env("RATE_LIMIT_CHANNEL_SELF_IP"), "/channel_self requests one client IP may make per app and minute before 429 too_many_requests", &c.ChannelSelfIPLimit, false},
 	}
 }
