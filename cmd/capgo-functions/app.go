@@ -18,6 +18,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
+	"github.com/capgo-functions/capgo-functions/pkg/readmodel"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
@@ -29,7 +30,7 @@ import (
 type app struct {
 	pool     *pgxpool.Pool
 	recorder *recorder.Recorder
-	model    *liveModel // nil with --read-model=off
+	model    *readmodel.Live // nil with --read-model=off
 	handler  http.Handler
 }
 
@@ -69,10 +70,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	}
 	var reads deviceReads = st
 	if cfg.ReadModel == "on" {
-		if a.model, err = newLiveModel(cfg, pool, st, log); err != nil {
+		a.model, err = readmodel.NewLive(st, readmodel.LiveOptions{Model: cfg.modelOptions(), ListenURL: cfg.listenURL(), DB: pool, Log: log})
+		if err != nil {
 			return nil, fmt.Errorf("read model: %w", err)
 		}
-		reads = a.model.model
+		reads = a.model
 	}
 	fns, err := newFunctions(cfg, reads, a.recorder, log)
 	if err != nil {
@@ -114,6 +116,15 @@ func (a *app) closeWithin(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return a.Close(ctx)
+}
+
+// deviceReads is what the device functions read: the database store, or
+// the read model in front of it.
+type deviceReads interface {
+	store.UpdateReader
+	store.StatsReader
+	store.ChannelSelfStore
+	store.ManifestSizer
 }
 
 // newFunctions builds the device functions and their routes.

@@ -38,7 +38,7 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	pool := pgtest.NewPool(t)
 	st := pgstore.New(pool)
 	clk := fakeclock.New(start)
-	d := Deps{Store: st, Recorder: st.Recorder(), Now: clk.Now, Log: functest.Discard()}
+	d := Deps{Store: functest.NewReads(t, pool), Recorder: st.Recorder(), Now: clk.Now, Log: functest.Discard()}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -23,7 +23,7 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	st := pgstore.New(pool)
-	d := Deps{Store: st, Recorder: st.Recorder(), Log: functest.Discard()}
+	d := Deps{Store: functest.NewReads(t, pool), Recorder: st.Recorder(), Log: functest.Discard()}
 	for _, o := range opts {
 		o(&d)
 	}

@@ -26,7 +26,7 @@ func newEnv(t *testing.T, opts ...func(*Deps)) *env {
 func newEnvOn(t *testing.T, pool *pgxpool.Pool, opts ...func(*Deps)) *env {
 	t.Helper()
 	st := pgstore.New(pool)
-	d := Deps{Store: st, Recorder: st.Recorder(), PublicURL: "http://capgo.test", Log: functest.Discard()}
+	d := Deps{Store: functest.NewReads(t, pool), Recorder: st.Recorder(), PublicURL: "http://capgo.test", Log: functest.Discard()}
 	for _, o := range opts {
 		o(&d)
 	}

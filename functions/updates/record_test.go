@@ -2,6 +2,7 @@ package updates
 
 import (
 	"context"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"testing"
 	"time"
 
@@ -15,9 +16,10 @@ import (
 func newEnvWithRecorder(t *testing.T) (*env, *recorder.Recorder) {
 	t.Helper()
 	var rec *recorder.Recorder
-	e := newEnv(t, func(d *Deps) {
+	pool := pgtest.NewPool(t)
+	e := newEnvOn(t, pool, func(d *Deps) {
 		var err error
-		if rec, err = recorder.New(d.Store.(*pgstore.Store), recorder.Options{Log: functest.Discard()}); err != nil {
+		if rec, err = recorder.New(pgstore.New(pool), recorder.Options{Log: functest.Discard()}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = rec.Close(context.Background()) })

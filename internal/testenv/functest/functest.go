@@ -76,6 +76,7 @@ func (e *Env) Exec(sql string, args ...any) {
 	if _, err := e.Pool.Exec(context.Background(), sql, args...); err != nil {
 		e.TB.Fatalf("exec %q: %v", sql, err)
 	}
+	syncReads(e.Pool)
 }
 
 // Fixture runs a case's setup SQL for device dev: each "$dev" becomes the
