@@ -38,7 +38,7 @@ type app struct {
 // recorder, the bundle signers, the function handlers and the router.
 // Nothing listens yet. On an error, what was built is closed again.
 func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err error) {
-	poolCfg, err := pgstore.PoolConfig(cfg.DatabaseURL)
+	poolCfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}

@@ -134,10 +134,16 @@ func Sweep(t *testing.T, ctx context.Context, want, got Reads) {
 						t.Fatalf("UpdateSnapshot(%+v): got %v, want %v; diff (-want +got):\n%s", q, gerr, werr, cmp.Diff(w, g, cmpOpts))
 					}
 				}
-				for _, v := range sweepVersions {
+				for i, v := range sweepVersions {
+					// Each bundle name is asked live and deleted, with a
+					// different defaultChannel each time.
 					for _, deleted := range []bool{false, true} {
-						q := store.StatsQuery{AppID: app, DeviceID: dev, Platform: pf, DefaultChannel: sweepChannels[len(v)%len(sweepChannels)],
-							VersionName: v, VersionDeleted: deleted, OldVersionName: sweepVersions[(len(v)+1)%len(sweepVersions)]}
+						ch := sweepChannels[(2*i+len(pf))%len(sweepChannels)]
+						if deleted {
+							ch = sweepChannels[(2*i+1+len(pf))%len(sweepChannels)]
+						}
+						q := store.StatsQuery{AppID: app, DeviceID: dev, Platform: pf, DefaultChannel: ch,
+							VersionName: v, VersionDeleted: deleted, OldVersionName: sweepVersions[(i+1)%len(sweepVersions)]}
 						w, werr := want.StatsSnapshot(ctx, q)
 						g, gerr := got.StatsSnapshot(ctx, q)
 						if !sameErr(werr, gerr) || (werr == nil && !cmp.Equal(w, g, cmpOpts)) {
@@ -145,8 +151,10 @@ func Sweep(t *testing.T, ctx context.Context, want, got Reads) {
 						}
 					}
 				}
-				for _, ch := range sweepChannels {
-					for _, flags := range []int{0, 1, 2, 3} {
+				for i, ch := range sweepChannels {
+					// The four combinations of what is asked and of the
+					// list filter's kinds, one per channel name in turn.
+					for _, flags := range []int{i % 4, (i + len(pf) + 1) % 4} {
 						q := store.ChannelSelfQuery{AppID: app, DeviceID: dev, Override: flags&1 == 0, Channel: ch, Public: flags&2 == 0,
 							List: &store.ChannelFilter{Platform: pf, IsEmulator: flags&1 == 1, IsProd: flags&2 == 2}}
 						w, werr := want.ChannelSelfSnapshot(ctx, q)

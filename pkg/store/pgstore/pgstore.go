@@ -5,7 +5,6 @@ package pgstore
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,24 +19,6 @@ type Store struct {
 
 // New wraps a pool created once in main.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
-// PoolConfig parses a database URL into the pool configuration the server
-// uses. Unless the URL chooses its own default_query_exec_mode, queries
-// use cache_describe: statements are described once per connection and
-// then sent unnamed with their parameters in one round trip, which works
-// through a transaction-mode pooler (PgBouncer, Supabase's Supavisor on
-// 6543) as well as on a direct connection, where pgx's default of named
-// prepared statements would fail behind such a pooler.
-func PoolConfig(databaseURL string) (*pgxpool.Config, error) {
-	cfg, err := pgxpool.ParseConfig(databaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.Contains(databaseURL, "default_query_exec_mode") {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	}
-	return cfg, nil
-}
 
 // notFound maps pgx's "no rows" to store.ErrNotFound; it is the only
 // place that knows about pgx.ErrNoRows.
