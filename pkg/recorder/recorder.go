@@ -277,25 +277,35 @@ func (r *Recorder) await(ctx context.Context, c *call) error {
 	case <-ctx.Done():
 		cause = context.Cause(ctx)
 	}
+	if settled, err := r.giveUp(c); settled {
+		return err // the outcome arrived meanwhile
+	}
+	return r.overloaded(fmt.Errorf("recorder: %d events: %w: %w", len(c.events), ErrOverloaded, cause))
+}
+
+// giveUp withdraws c from the queue, or tells the writer holding it that
+// nobody waits for it any more; settled reports that the outcome had
+// already arrived, and err is that outcome.
+func (r *Recorder) giveUp(c *call) (settled bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.settled { // the outcome arrived meanwhile
-		return <-c.done
+	if c.settled {
+		return true, <-c.done
 	}
-	n := len(c.events)
 	if c.elem != nil {
-		// Still queued: withdraw it, nobody will ever write it.
+		// Still queued: nobody will ever write it.
+		n := len(c.events)
 		r.queue.Remove(c.elem)
 		c.elem = nil
 		r.queued -= n
 		r.roomFreed()
 		r.withdrawn.Add(uint64(n))
-	} else {
-		// The writer holds it: it leaves it out of its next attempt, or
-		// counts it as late if the attempt under way commits.
-		c.gaveUp = true
+		return false, nil
 	}
-	return r.overloaded(fmt.Errorf("recorder: %d events: %w: %w", n, ErrOverloaded, cause))
+	// The writer holds it: it leaves it out of its next attempt, or counts
+	// it as late if the attempt under way commits.
+	c.gaveUp = true
+	return false, nil
 }
 
 // roomFreed wakes the Records waiting for room. r.mu must be held.

@@ -19,22 +19,32 @@ import (
 
 // fakeWriter is a hand-written BatchWriter that keeps what it was given.
 // fail, when set, decides each attempt's outcome; gate, when set, makes
-// every attempt wait for a value from it (or for ctx).
+// every attempt wait for a value from it (or for ctx, unless stubborn:
+// then it commits whatever its context says, as a COMMIT already sent
+// would).
 type fakeWriter struct {
 	mu       sync.Mutex
 	batches  [][]string // device ids of each written batch
 	attempts int
 	fail     func(attempt int, batch []store.TimedEvent) ([]store.Rejected, error)
 	gate     chan struct{}
-	wrote    chan struct{} // receives after each written batch (buffered)
+	stubborn bool
+	entered  chan struct{} // receives when an attempt starts (buffered; extra signals dropped)
+	wrote    chan struct{} // receives after each written batch (buffered; extra signals dropped)
 }
 
 var _ BatchWriter = (*fakeWriter)(nil)
 
-func newFakeWriter() *fakeWriter { return &fakeWriter{wrote: make(chan struct{}, 1000)} }
+func newFakeWriter() *fakeWriter {
+	return &fakeWriter{entered: make(chan struct{}, 1000), wrote: make(chan struct{}, 1000)}
+}
 
 func (f *fakeWriter) WriteBatch(ctx context.Context, batch []store.TimedEvent) ([]store.Rejected, error) {
-	if f.gate != nil {
+	signal(f.entered)
+	switch {
+	case f.gate != nil && f.stubborn:
+		<-f.gate
+	case f.gate != nil:
 		select {
 		case <-f.gate:
 		case <-ctx.Done():
@@ -59,8 +69,16 @@ func (f *fakeWriter) WriteBatch(ctx context.Context, batch []store.TimedEvent) (
 	f.mu.Lock()
 	f.batches = append(f.batches, ids)
 	f.mu.Unlock()
-	f.wrote <- struct{}{}
+	signal(f.wrote)
 	return rejected, nil
+}
+
+// signal sends on c without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 func (f *fakeWriter) written() [][]string {
