@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -332,4 +333,30 @@ func TestCommitCloseDeadlineFailsTheCallersStillWaiting(t *testing.T) {
 	if !logs.contains("level=ERROR msg=recorder.events_lost") {
 		t.Errorf("the loss is not logged:\n%s", logs.String())
 	}
+}
+
+// A caller whose events are not committed within CommitTimeout gets
+// ErrOverloaded, and its events are never written.
+func TestCommitTimeoutFailsTheCallerAndWithdrawsItsEvents(t *testing.T) {
+	t.Parallel()
+	w := newFakeWriter()
+	w.gate = make(chan struct{}) // never opened: the database hangs
+	r := newRecorder(t, w, Options{CommitTimeout: 20 * time.Millisecond})
+	errc := recordAsync(context.Background(), r, ev(0))
+	<-w.entered
+	queued := recordAsync(context.Background(), r, ev(1))
+	for name, errc := range map[string]<-chan error{"caller in the writer": errc, "caller in the queue": queued} {
+		err := <-errc
+		wantOverloaded(t, name, err)
+		if errors.Is(err, store.ErrClosed) || !strings.Contains(err.Error(), "not committed within 20ms") {
+			t.Errorf("%s: Record = %v, want it to say it was not committed within 20ms", name, err)
+		}
+	}
+	// The attempt is cut off once nobody waits for it, so Close finds
+	// nothing to write.
+	closeNow(t, r)
+	if got := w.written(); len(got) != 0 {
+		t.Errorf("written %v, want nothing: every caller gave up", got)
+	}
+	wantStats(t, r, Stats{Accepted: 2, Withdrawn: 2})
 }

@@ -79,16 +79,10 @@ func (r *Recorder) take(partial bool) []*call {
 // left; the writer's ctx ends only at Close's deadline, and then whatever
 // is left is lost.
 func (r *Recorder) write(ctx context.Context, calls []*call) {
+	calls = r.prune(calls)
+	batch := eventsOf(calls)
 	backoff := r.o.RetryMin
-	var batch []store.TimedEvent
-	for attempt := 1; ; attempt++ {
-		kept := r.prune(calls)
-		if len(kept) == 0 {
-			return
-		}
-		if len(kept) != len(calls) || batch == nil {
-			calls, batch = kept, eventsOf(kept)
-		}
+	for attempt := 1; len(calls) > 0; attempt++ {
 		if err := ctx.Err(); err != nil {
 			r.lose(calls, err)
 			return
@@ -104,6 +98,15 @@ func (r *Recorder) write(ctx context.Context, calls []*call) {
 			r.lose(calls, err)
 			return
 		}
+		if kept := r.prune(calls); len(kept) != len(calls) {
+			calls, batch = kept, eventsOf(kept)
+		}
+		if len(calls) == 0 {
+			// Everybody gave up (the attempt was cut off at the last
+			// deadline): nothing left to retry.
+			r.log.Warn("recorder.write_failed", "err", err, "attempt", attempt, "retry", false)
+			return
+		}
 		r.retries.Add(1)
 		r.log.Warn("recorder.write_failed", "err", err, "events", len(batch), "calls", len(calls), "attempt", attempt, "retry_in", backoff)
 		wait := backoff
@@ -117,6 +120,9 @@ func (r *Recorder) write(ctx context.Context, calls []*call) {
 			t.Stop()
 		}
 		backoff = min(2*backoff, r.o.RetryMax)
+		if kept := r.prune(calls); len(kept) != len(calls) {
+			calls, batch = kept, eventsOf(kept)
+		}
 	}
 }
 
