@@ -59,6 +59,8 @@ type Config struct {
 
 	// The write path (package recorder): events are queued and written in
 	// batches; see the README's "Write path" section.
+	RecorderAck           recorder.Ack  // --ack, CAPGO_ACK: what a 2xx promises (commit|queued)
+	RecorderCommitTimeout time.Duration // --recorder-commit-timeout, CAPGO_RECORDER_COMMIT_TIMEOUT
 	RecorderQueueSize     int           // --recorder-queue-size, CAPGO_RECORDER_QUEUE_SIZE
 	RecorderBatchSize     int           // --recorder-batch-size, CAPGO_RECORDER_BATCH_SIZE
 	RecorderFlushInterval time.Duration // --recorder-flush-interval, CAPGO_RECORDER_FLUSH_INTERVAL
@@ -83,6 +85,8 @@ func Default() Config {
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "text",
 
+		RecorderAck:           recorder.DefaultAck,
+		RecorderCommitTimeout: recorder.DefaultCommitTimeout,
 		RecorderQueueSize:     recorder.DefaultQueueSize,
 		RecorderBatchSize:     recorder.DefaultBatchSize,
 		RecorderFlushInterval: recorder.DefaultFlushInterval,
@@ -185,6 +189,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CAPGO_SHUTDOWN_TIMEOUT", c.ShutdownTimeout), "how long to wait for requests in flight on SIGINT/SIGTERM (CAPGO_SHUTDOWN_TIMEOUT)")
 	level := fs.String("log-level", env("CAPGO_LOG_LEVEL", "info"), "debug, info, warn or error (CAPGO_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("CAPGO_LOG_FORMAT", c.LogFormat), "text or json (CAPGO_LOG_FORMAT)")
+	ack := fs.String("ack", env("CAPGO_ACK", string(c.RecorderAck)), "what a device's 2xx promises: commit (its rows are committed) or queued (queued in memory, written within the flush interval; a crash loses them) (CAPGO_ACK)")
+	fs.DurationVar(&c.RecorderCommitTimeout, "recorder-commit-timeout", envDuration("CAPGO_RECORDER_COMMIT_TIMEOUT", c.RecorderCommitTimeout), "with --ack=commit, how long a request waits for its rows to be committed before answering 503, like 5s (CAPGO_RECORDER_COMMIT_TIMEOUT)")
 	fs.IntVar(&c.RecorderQueueSize, "recorder-queue-size", envInt("CAPGO_RECORDER_QUEUE_SIZE", c.RecorderQueueSize), "events waiting to be written at most; when full, requests answer 503 (CAPGO_RECORDER_QUEUE_SIZE)")
 	fs.IntVar(&c.RecorderBatchSize, "recorder-batch-size", envInt("CAPGO_RECORDER_BATCH_SIZE", c.RecorderBatchSize), "events written per batch at most (CAPGO_RECORDER_BATCH_SIZE)")
 	fs.DurationVar(&c.RecorderFlushInterval, "recorder-flush-interval", envDuration("CAPGO_RECORDER_FLUSH_INTERVAL", c.RecorderFlushInterval), "longest wait before a partial batch is written, like 100ms (CAPGO_RECORDER_FLUSH_INTERVAL)")
@@ -205,6 +211,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		errs = append(errs, err)
 	} else {
 		c.LimitedApps = l
+	}
+	if a, err := recorder.ParseAck(*ack); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.RecorderAck = a
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", *level))
@@ -278,6 +289,9 @@ func (c Config) validate() []error {
 	}
 	if c.RecorderEnqueueWait < time.Millisecond || c.RecorderEnqueueWait > 10*time.Second {
 		errs = append(errs, fmt.Errorf("recorder enqueue wait %s: want 1ms to 10s (requests wait this long before a 503)", c.RecorderEnqueueWait))
+	}
+	if c.RecorderCommitTimeout < time.Millisecond || c.RecorderCommitTimeout > 10*time.Second {
+		errs = append(errs, fmt.Errorf("recorder commit timeout %s: want 1ms to 10s (a request's writes are given 10s in all)", c.RecorderCommitTimeout))
 	}
 	if c.ChannelSelfIPLimit < 1 {
 		errs = append(errs, fmt.Errorf("channel_self IP limit %d: want at least 1 request per minute", c.ChannelSelfIPLimit))

@@ -63,6 +63,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 	// st.Recorder(), which writes synchronously). It is closed after the
 	// server stops and before the pool: see the shutdown order below.
 	rec, err := recorder.New(st, recorder.Options{
+		Ack: cfg.RecorderAck, CommitTimeout: cfg.RecorderCommitTimeout,
 		QueueSize: cfg.RecorderQueueSize, BatchSize: cfg.RecorderBatchSize,
 		FlushInterval: cfg.RecorderFlushInterval, EnqueueWait: cfg.RecorderEnqueueWait,
 		Log: log.With("component", "recorder"),
@@ -177,9 +178,10 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 	}
 	// Shutdown order, each step with its own ShutdownTimeout:
 	//  1. srv.Shutdown: stop accepting connections and let the requests in
-	//     flight finish. Every acknowledged request has queued its events
-	//     by then (a request still running after the timeout finds the
-	//     recorder closed and answers 503, acknowledging nothing).
+	//     flight finish. Every acknowledged request has its events
+	//     committed (--ack=commit) or queued (--ack=queued) by then (a
+	//     request still running after the timeout finds the recorder closed
+	//     and answers 503, acknowledging nothing).
 	//  2. rec.Close: refuse new events, write everything queued (retrying
 	//     while the database is briefly away); what is still unwritten at
 	//     the deadline is logged at Error with its count.

@@ -61,9 +61,7 @@ type Options struct {
 	// EnqueueWait is how long Record waits for room in a full queue
 	// before refusing (default 250ms; negative means do not wait).
 	EnqueueWait time.Duration
-	// WriteTimeout bounds one WriteBatch attempt (default 30s). Under
-	// AckCommit an attempt is also cut off when the last caller waiting
-	// for it has given up.
+	// WriteTimeout bounds one WriteBatch attempt (default 30s).
 	WriteTimeout time.Duration
 	// RetryMin and RetryMax bound the backoff between attempts at a batch
 	// that failed (defaults 100ms and 5s).

@@ -40,15 +40,20 @@
 // started (or ctx's, if earlier). A caller whose events are not committed
 // by then gets an error wrapping store.ErrOverloaded: its request answers
 // 503 and the device sends it again. What becomes of its events:
-//   - still queued: they are withdrawn from the queue and never written;
-//   - taken by the writer, between attempts (the database is down): they
-//     are left out of the next attempt and never written;
-//   - in an attempt that then commits: they are written although their
-//     caller got an error (counted in Stats.Late, logged as
-//     recorder.committed_late). The device's retry writes them a second
-//     time: delivery is at least once. An attempt is cut off as soon as
-//     the last caller waiting for it gives up, which keeps this window to
-//     commits that were already under way.
+//   - still queued (not taken by the writer): they are withdrawn from the
+//     queue and never written (Stats.Withdrawn);
+//   - in the attempt under way: the attempt runs to its end; if it
+//     commits, they are written although their caller got an error
+//     (Stats.Late, logged as recorder.committed_late), and the device's
+//     retry writes them a second time: delivery is at least once. If it
+//     fails, they are left out of the next attempt and never written
+//     (Stats.Withdrawn).
+//
+// Either way the recorder knows, counts and logs what became of them. The
+// one outcome nobody can know is that of a commit whose connection was
+// lost (or whose WriteTimeout passed) while the server committed: the
+// batch counts as not written and is retried for the callers still
+// waiting, so those events may be written twice.
 //
 // It leaves the SQL to a BatchWriter (pgstore.Store) and the HTTP answer to
 // the handlers.

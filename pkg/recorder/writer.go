@@ -87,7 +87,11 @@ func (r *Recorder) write(ctx context.Context, calls []*call) {
 			r.lose(calls, err)
 			return
 		}
-		actx, cancel := r.attemptContext(ctx, calls)
+		// An attempt runs to its end (or WriteTimeout) even when its callers
+		// give up meanwhile: cutting it off would leave its outcome
+		// unknown (the server may commit before it hears of the cancel),
+		// while letting it finish tells which events were written late.
+		actx, cancel := context.WithTimeout(ctx, r.o.WriteTimeout)
 		rejected, err := r.w.WriteBatch(actx, batch)
 		cancel()
 		if err == nil {
@@ -102,8 +106,7 @@ func (r *Recorder) write(ctx context.Context, calls []*call) {
 			calls, batch = kept, eventsOf(kept)
 		}
 		if len(calls) == 0 {
-			// Everybody gave up (the attempt was cut off at the last
-			// deadline): nothing left to retry.
+			// Everybody gave up: nothing left to retry.
 			r.log.Warn("recorder.write_failed", "err", err, "attempt", attempt, "retry", false)
 			return
 		}
@@ -150,18 +153,6 @@ func (r *Recorder) prune(calls []*call) []*call {
 		r.withdrawn.Add(uint64(len(c.events)))
 	}
 	return kept
-}
-
-// attemptContext bounds one attempt by WriteTimeout and, under AckCommit,
-// by the last deadline of its callers: once all have given up, an attempt
-// still under way is cancelled rather than left to commit events whose
-// requests were answered 503.
-func (r *Recorder) attemptContext(ctx context.Context, calls []*call) (context.Context, context.CancelFunc) {
-	deadline := time.Now().Add(r.o.WriteTimeout)
-	if last := lastDeadline(calls); !last.IsZero() && last.Before(deadline) {
-		deadline = last
-	}
-	return context.WithDeadline(ctx, deadline)
 }
 
 // lastDeadline is the latest deadline of the calls; zero under AckQueued.
