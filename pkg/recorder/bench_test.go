@@ -111,15 +111,15 @@ func BenchmarkAck(b *testing.B) {
 		for _, callers := range []int{1, 16, 64} {
 			for _, events := range []int{1, 10} {
 				b.Run(fmt.Sprintf("ack=%s/callers=%d/events=%d", ack, callers, events), func(b *testing.B) {
-					benchmarkAck(b, ack, callers, events)
+					benchmarkAck(b, pgstore.New(pgtest.NewPool(b)), ack, callers, events)
 				})
 			}
 		}
 	}
 }
 
-func benchmarkAck(b *testing.B, ack Ack, callers, perCall int) {
-	w := &countingWriter{w: pgstore.New(pgtest.NewPool(b))}
+func benchmarkAck(b *testing.B, st BatchWriter, ack Ack, callers, perCall int) {
+	w := &countingWriter{w: st}
 	r, err := New(w, Options{Ack: ack, EnqueueWait: 10 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
