@@ -59,7 +59,8 @@ type Options struct {
 	// written as soon as the writer is free.
 	FlushInterval time.Duration
 	// EnqueueWait is how long Record waits for room in a full queue
-	// before refusing (default 250ms; negative means do not wait).
+	// before refusing (default 250ms; negative means do not wait). Under
+	// AckCommit the wait also ends at the call's deadline.
 	EnqueueWait time.Duration
 	// WriteTimeout bounds one WriteBatch attempt (default 30s).
 	WriteTimeout time.Duration
