@@ -92,6 +92,7 @@ func Default() Config {
 		Gateway:     gateway.Options{Upstream: "http://127.0.0.1:54331"},
 		Proxy:       true,
 		Recorder: recorder.Options{
+			Ack: recorder.DefaultAck, CommitTimeout: recorder.DefaultCommitTimeout,
 			QueueSize: recorder.DefaultQueueSize, BatchSize: recorder.DefaultBatchSize,
 			FlushInterval: recorder.DefaultFlushInterval, EnqueueWait: recorder.DefaultEnqueueWait,
 		},

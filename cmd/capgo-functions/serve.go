@@ -55,9 +55,10 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 
 	// Shutdown order, each step with its own ShutdownTimeout:
 	//  1. srv.Shutdown: stop accepting connections and let the requests in
-	//     flight finish. Every acknowledged request has queued its events
-	//     by then (a request still running after the timeout finds the
-	//     recorder closed and answers 503, acknowledging nothing).
+	//     flight finish. Every acknowledged request has its events
+	//     committed (--ack=commit) or queued (--ack=queued) by then (a
+	//     request still running after the timeout finds the recorder
+	//     closed and answers 503, acknowledging nothing).
 	//  2. a.Close: the recorder writes everything queued, then the pool
 	//     closes (app.Close).
 	var errs []error

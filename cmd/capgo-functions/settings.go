@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
+	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 )
 
 // A setting is one flag of `capgo-functions serve` and the environment
@@ -30,7 +31,7 @@ type setting struct {
 
 // settings is the table of flags, each filling a field of c; level
 // receives --log-level, which Load turns into c.LogLevel.
-func (c *Config) settings(level *string) []setting {
+func (c *Config) settings(level, ack *string) []setting {
 	env := func(names ...string) []string { return names }
 	return []setting{
 		{"addr", env("CAPGO_ADDR"), "listen address HOST:PORT", &c.Addr, false},
@@ -53,6 +54,8 @@ func (c *Config) settings(level *string) []setting {
 		{"shutdown-timeout", env("CAPGO_SHUTDOWN_TIMEOUT"), "how long to wait for requests in flight on SIGINT/SIGTERM", &c.ShutdownTimeout, false},
 		{"log-level", env("CAPGO_LOG_LEVEL"), "debug, info, warn or error", level, false},
 		{"log-format", env("CAPGO_LOG_FORMAT"), "text or json", &c.LogFormat, false},
+		{"ack", env("CAPGO_ACK"), "what a device's 2xx promises: commit (its rows are committed) or queued (queued in memory, written within the flush interval; a crash loses them)", ack, false},
+		{"recorder-commit-timeout", env("CAPGO_RECORDER_COMMIT_TIMEOUT"), "with --ack=commit, how long a request waits for its rows to be committed before answering 503, like 5s", &c.Recorder.CommitTimeout, false},
 		{"recorder-queue-size", env("CAPGO_RECORDER_QUEUE_SIZE"), "events waiting to be written at most; when full, requests answer 503", &c.Recorder.QueueSize, false},
 		{"recorder-batch-size", env("CAPGO_RECORDER_BATCH_SIZE"), "events written per batch at most", &c.Recorder.BatchSize, false},
 		{"recorder-flush-interval", env("CAPGO_RECORDER_FLUSH_INTERVAL"), "longest wait before a partial batch is written, like 100ms", &c.Recorder.FlushInterval, false},
@@ -71,8 +74,8 @@ func (c *Config) settings(level *string) []setting {
 // reporting every problem at once.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	c := Default()
-	level := "info"
-	table := c.settings(&level)
+	level, ack := "info", string(c.Recorder.Ack)
+	table := c.settings(&level, &ack)
 	var errs []error
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -109,6 +112,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		c.LimitedApps = l
 	}
 
+	if a, err := recorder.ParseAck(ack); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.Recorder.Ack = a
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", level))
 	}

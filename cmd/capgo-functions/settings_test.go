@@ -20,8 +20,8 @@ func TestREADMESettingsTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := Default()
-	level := "info"
-	table := c.settings(&level)
+	level, ack := "info", string(c.Recorder.Ack)
+	table := c.settings(&level, &ack)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	byFlag := map[string]setting{}

@@ -24,18 +24,19 @@ import (
 )
 
 // TestSIGTERMWritesEveryAcknowledgedUpdate: see sigtermRun; update checks
-// only.
+// only, with --ack=queued (a 2xx means queued).
 func TestSIGTERMWritesEveryAcknowledgedUpdate(t *testing.T) {
 	t.Parallel()
-	sigtermRun(t, false)
+	sigtermRun(t, false, "queued")
 }
 
 // TestSIGTERMWritesEveryAcknowledgedStatsBatch: see sigtermRun; every
-// fourth request is a /stats batch. A batch must be recorded as one unit:
-// answered 200 with all its rows, or 503 with none.
+// fourth request is a /stats batch, with the default --ack=commit. A batch
+// must be recorded as one unit: answered 200 with all its rows, or 503
+// with none.
 func TestSIGTERMWritesEveryAcknowledgedStatsBatch(t *testing.T) {
 	t.Parallel()
-	sigtermRun(t, true)
+	sigtermRun(t, true, "commit")
 }
 
 // sigtermRun runs the real binary as its own process and loads it with
@@ -48,7 +49,7 @@ func TestSIGTERMWritesEveryAcknowledgedStatsBatch(t *testing.T) {
 // then checks the database holds exactly the rows of every request that
 // got a 200 and none of any request that got a 503. Every request has a
 // device id of its own.
-func sigtermRun(t *testing.T, withStats bool) {
+func sigtermRun(t *testing.T, withStats bool, ack string) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -60,16 +61,22 @@ func sigtermRun(t *testing.T, withStats bool) {
 		concurrency = 64
 		statsBatch  = 3
 	)
-	srv := startServer(t, bin,
+	// A small queue, so that a blocked database fills it within a few
+	// hundred requests and later ones are refused. With ack=commit the
+	// queue holds only the events of requests waiting for their commit
+	// (at most 64 requests here), so it must be smaller than that; and
+	// the requests wait for the database longer than it is blocked.
+	queue := []string{"CAPGO_RECORDER_QUEUE_SIZE=2000", "CAPGO_RECORDER_BATCH_SIZE=200"}
+	if ack == "commit" {
+		queue = []string{"CAPGO_RECORDER_QUEUE_SIZE=200", "CAPGO_RECORDER_BATCH_SIZE=50", "CAPGO_RECORDER_COMMIT_TIMEOUT=10s"}
+	}
+	srv := startServer(t, bin, append(queue,
 		"DATABASE_URL="+dsn,
-		// A small queue, so that a blocked database fills it within a
-		// few hundred requests and later ones are refused.
-		"CAPGO_RECORDER_QUEUE_SIZE=2000",
-		"CAPGO_RECORDER_BATCH_SIZE=200",
+		"CAPGO_ACK="+ack,
 		"CAPGO_RECORDER_FLUSH_INTERVAL=50ms",
 		"CAPGO_RECORDER_ENQUEUE_WAIT=20ms",
 		"CAPGO_SHUTDOWN_TIMEOUT=30s",
-	)
+	)...)
 
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {

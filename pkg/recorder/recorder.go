@@ -1,32 +1,66 @@
-// Package recorder is the server's write path: a store.Recorder that takes
-// each request's events into a bounded in-memory queue and writes them in
-// batches from one background writer, so a request never waits for the
-// database to write and the database sees a few multi-row statements
-// instead of one round trip per row.
+// Package recorder is the server's write path: a store.Recorder that
+// takes each request's events into a bounded in-memory queue and writes
+// them in batches from one writer goroutine, so the database sees a few
+// multi-row statements per transaction instead of one round trip per row.
 //
-// Guarantees:
-//   - Record queues a call's events as one unit, or returns an error
-//     wrapping store.ErrOverloaded and queues nothing (the handler answers
-//     503). What Record accepted is written unless the process dies.
-//   - The queue is bounded in events: when it is full, Record waits up to
-//     Options.EnqueueWait for room, then refuses. Nothing is dropped
-//     silently, and memory stays bounded.
-//   - A row the database refuses for good is logged and skipped; the rest
-//     of its batch is written.
+// What a nil from Record means is Options.Ack:
+//
+//   - AckCommit (the default): the transaction holding the call's events
+//     has committed. This is group commit: when the writer becomes free it
+//     takes everything queued (whole calls, up to BatchSize events), writes
+//     it with one WriteBatch (one transaction) and wakes every caller of
+//     the batch with the outcome. There is no timer: a lone call is written
+//     at once, and under load batches grow by themselves while the previous
+//     commit runs. A crash or kill -9 loses no acknowledged event.
+//   - AckQueued: the events are queued; the writer writes full batches at
+//     once and partial ones every FlushInterval. A crash or kill -9 loses
+//     what was queued and not yet written (about one flush interval of
+//     traffic in normal running).
+//
+// Guarantees, in both modes:
+//   - Admission is per call: a call whose events do not fit the queue
+//     (bounded in events) waits up to EnqueueWait for room and is then
+//     refused whole with an error wrapping store.ErrOverloaded, having
+//     queued nothing (the handler answers 503). Other calls are unaffected.
+//   - A call's events are never split across batches, so they are
+//     committed all together or not at all. A call larger than BatchSize is
+//     written alone, as one batch of its own size.
+//   - A row the database refuses for good (WriteBatch's savepoint
+//     isolation) is logged (recorder.row_rejected) and skipped; the rest of
+//     its batch is written, and its caller still gets nil, as Capgo ignores
+//     failed writes of these rows and answers as usual.
 //   - A batch that fails because the database is unavailable is retried
-//     with backoff until it is written or Close's deadline passes.
-//   - Close stops accepting (Record then returns store.ErrClosed), writes
-//     everything queued and returns; events still unwritten at its
-//     deadline are counted as lost and logged at Error.
+//     with backoff (RetryMin doubling to RetryMax).
+//   - Close stops admitting (Record then returns store.ErrClosed), writes
+//     everything queued and returns; events still unwritten at its deadline
+//     are counted as lost and logged at Error, and under AckCommit their
+//     callers get an error wrapping store.ErrClosed.
 //
-// The queue lives in memory: a crash or kill -9 loses what was queued and
-// not yet written (at most one flush interval's worth in normal running).
+// Under AckCommit each call also has a deadline, CommitTimeout after it
+// started (or ctx's, if earlier). A caller whose events are not committed
+// by then gets an error wrapping store.ErrOverloaded: its request answers
+// 503 and the device sends it again. What becomes of its events:
+//   - still queued (not taken by the writer): they are withdrawn from the
+//     queue and never written (Stats.Withdrawn);
+//   - in the attempt under way: the attempt runs to its end; if it
+//     commits, they are written although their caller got an error
+//     (Stats.Late, logged as recorder.committed_late), and the device's
+//     retry writes them a second time: delivery is at least once. If it
+//     fails, they are left out of the next attempt and never written
+//     (Stats.Withdrawn).
+//
+// Either way the recorder knows, counts and logs what became of them. The
+// one outcome nobody can know is that of a commit whose connection was
+// lost (or whose WriteTimeout passed) while the server committed: the
+// batch counts as not written and is retried for the callers still
+// waiting, so those events may be written twice.
 //
 // It leaves the SQL to a BatchWriter (pgstore.Store) and the HTTP answer to
 // the handlers.
 package recorder
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -47,98 +81,25 @@ var ErrClosed = store.ErrClosed
 
 // BatchWriter writes batches of events (pgstore.Store implements it).
 type BatchWriter interface {
-	// WriteBatch writes the events. Rows the database refuses for good are
-	// skipped and returned in rejected, the rest written. A non-nil error
-	// means nothing was written and the whole batch may be retried.
+	// WriteBatch writes the events in one transaction. Rows the database
+	// refuses for good are skipped and returned in rejected, the rest
+	// written. A non-nil error means nothing was written and the whole
+	// batch may be retried.
 	WriteBatch(ctx context.Context, batch []store.TimedEvent) (rejected []store.Rejected, err error)
 }
 
-// Options tune the recorder. Zero values take the defaults.
-type Options struct {
-	// QueueSize bounds the events waiting to be written (default 50000).
-	// A single call larger than the whole queue is accepted only into an
-	// empty queue.
-	QueueSize int
-	// BatchSize bounds the events of one WriteBatch (default 1000); a full
-	// batch is written at once, without waiting for the interval.
-	BatchSize int
-	// FlushInterval is the longest an event waits in a partial batch
-	// (default 100ms).
-	FlushInterval time.Duration
-	// EnqueueWait is how long Record waits for room in a full queue
-	// before refusing (default 250ms; negative means do not wait).
-	EnqueueWait time.Duration
-	// WriteTimeout bounds one WriteBatch attempt (default 30s).
-	WriteTimeout time.Duration
-	// RetryMin and RetryMax bound the backoff between attempts at a batch
-	// that failed (defaults 100ms and 5s).
-	RetryMin, RetryMax time.Duration
-	// Log receives the recorder's own events; nil means slog.Default().
-	Log *slog.Logger
-	// Now stamps each call's events with its time; nil means time.Now.
-	Now func() time.Time
-}
-
-// Defaults of Options.
-const (
-	DefaultQueueSize     = 50000
-	DefaultBatchSize     = 1000
-	DefaultFlushInterval = 100 * time.Millisecond
-	DefaultEnqueueWait   = 250 * time.Millisecond
-	DefaultWriteTimeout  = 30 * time.Second
-	DefaultRetryMin      = 100 * time.Millisecond
-	DefaultRetryMax      = 5 * time.Second
-)
-
-func (o Options) withDefaults() Options {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	if o.QueueSize == 0 {
-		o.QueueSize = DefaultQueueSize
-	}
-	if o.BatchSize == 0 {
-		o.BatchSize = min(DefaultBatchSize, o.QueueSize)
-	}
-	def(&o.FlushInterval, DefaultFlushInterval)
-	def(&o.EnqueueWait, DefaultEnqueueWait)
-	def(&o.WriteTimeout, DefaultWriteTimeout)
-	def(&o.RetryMin, DefaultRetryMin)
-	def(&o.RetryMax, DefaultRetryMax)
-	if o.EnqueueWait < 0 {
-		o.EnqueueWait = 0
-	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return o
-}
-
-func (o Options) validate() error {
-	var errs []error
-	if o.QueueSize < 1 || o.BatchSize < 1 || o.BatchSize > o.QueueSize {
-		errs = append(errs, fmt.Errorf("recorder: want 1 ≤ batch size (%d) ≤ queue size (%d)", o.BatchSize, o.QueueSize))
-	}
-	if o.FlushInterval < 0 || o.WriteTimeout < 0 || o.RetryMin < 0 || o.RetryMax < o.RetryMin {
-		errs = append(errs, errors.New("recorder: durations must be positive and RetryMin ≤ RetryMax"))
-	}
-	return errors.Join(errs...)
-}
-
-// Stats counts what the recorder did since it started, in events.
+// Stats counts what the recorder did since it started, in events. Once
+// closed, Accepted = Written + Failed + Lost + Withdrawn.
 type Stats struct {
-	Accepted uint64 // taken by Record
-	Written  uint64 // in the database
-	Failed   uint64 // refused by the database row by row (logged, skipped)
-	Lost     uint64 // accepted but not written by Close's deadline (logged at Error)
-	Refused  uint64 // not taken by Record (queue full, or closed): their requests got 503
-	Retries  uint64 // failed batch attempts that were retried
-	Queued   int    // waiting now
+	Accepted  uint64 // taken by Record into the queue
+	Written   uint64 // in the database (Late included)
+	Failed    uint64 // refused by the database row by row (logged, skipped)
+	Lost      uint64 // accepted but not written by Close's deadline (logged at Error)
+	Refused   uint64 // not taken by Record (queue full, or closed): their requests got 503
+	Withdrawn uint64 // AckCommit: their callers gave up before an attempt could commit them; never written
+	Late      uint64 // AckCommit: written after their callers gave up (at least once: the retry writes them again)
+	Retries   uint64 // failed batch attempts that were retried
+	Queued    int    // waiting now
 }
 
 // LogValue lets a Stats be logged as a group.
@@ -146,31 +107,48 @@ func (s Stats) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Uint64("accepted", s.Accepted), slog.Uint64("written", s.Written),
 		slog.Uint64("failed", s.Failed), slog.Uint64("lost", s.Lost),
-		slog.Uint64("refused", s.Refused), slog.Uint64("retries", s.Retries),
+		slog.Uint64("refused", s.Refused), slog.Uint64("withdrawn", s.Withdrawn),
+		slog.Uint64("late", s.Late), slog.Uint64("retries", s.Retries),
 		slog.Int("queued", s.Queued))
 }
 
-// Recorder is the batched, asynchronous store.Recorder. Create it with
-// New and stop it with Close.
+// Recorder is the batched store.Recorder. Create it with New and stop it
+// with Close.
 type Recorder struct {
 	w   BatchWriter
 	o   Options
 	log *slog.Logger
 
 	mu     sync.Mutex
-	queue  []store.TimedEvent // accepted, not yet taken by the writer, in order
+	queue  list.List // of *call: accepted, not yet taken by the writer, in order
+	queued int       // events in queue
 	closed bool
-	// space is closed, and replaced, whenever the writer takes events off
-	// the queue or Close runs: it wakes the Records waiting for room.
+	// space is closed, and replaced, whenever events leave the queue or
+	// Close runs: it wakes the Records waiting for room.
 	space chan struct{}
 
-	full    chan struct{}      // capacity 1: a full batch is waiting
+	wake    chan struct{}      // capacity 1: there is something for the writer
 	closing chan struct{}      // closed by Close: write everything, then stop
 	done    chan struct{}      // closed when the writer has stopped
 	abort   context.CancelFunc // cancels the writer's context at Close's deadline
 
-	accepted, written, failed, lost, refused, retries atomic.Uint64
-	lastOverloadLog                                   atomic.Int64 // unix nanoseconds
+	accepted, written, failed, lost, refused, withdrawn, late, retries atomic.Uint64
+	lastOverloadLog                                                    atomic.Int64 // unix nanoseconds
+}
+
+// call is one Record's events on their way to the database.
+type call struct {
+	events []store.TimedEvent
+	// deadline (AckCommit) is when its caller gives up; zero under
+	// AckQueued, where nobody waits.
+	deadline time.Time
+	// done (AckCommit) receives the outcome, once; nil under AckQueued.
+	done chan error
+
+	// Guarded by Recorder.mu.
+	elem    *list.Element // its place in the queue; nil once taken or withdrawn
+	gaveUp  bool          // its caller returned an error while the writer held it
+	settled bool          // done has received the outcome
 }
 
 // New starts a recorder writing through w. Close must be called to stop
@@ -183,14 +161,14 @@ func New(w BatchWriter, o Options) (*Recorder, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	// The writer's context is detached from any request: acknowledged
-	// events must be written whoever asked. Close cancels it at its
-	// deadline.
+	// The writer's context is detached from any request: a batch holds the
+	// events of many requests and must be written whoever hangs up. Close
+	// cancels it at its deadline.
 	ctx, abort := context.WithCancel(context.Background())
 	r := &Recorder{
 		w: w, o: o, log: o.Log,
 		space:   make(chan struct{}),
-		full:    make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		abort:   abort,
@@ -201,33 +179,66 @@ func New(w BatchWriter, o Options) (*Recorder, error) {
 
 var _ store.Recorder = (*Recorder)(nil)
 
-// Record queues the events as one unit, stamped with the current time. It
-// returns an error wrapping store.ErrOverloaded, having queued nothing,
+// Record takes the events as one unit, stamped with the current time.
+// Under AckCommit it returns nil once they are committed; under AckQueued,
+// once they are queued.
+//
+// It returns an error wrapping store.ErrOverloaded, having queued nothing,
 // when the queue stays full for Options.EnqueueWait or ctx ends first, and
-// store.ErrClosed after Close.
+// store.ErrClosed after Close. Under AckCommit it also returns an error
+// wrapping store.ErrOverloaded when the events are not committed within
+// Options.CommitTimeout or before ctx ends (see the package doc for what
+// becomes of them), and one wrapping store.ErrClosed when Close's deadline
+// passes first. Rows the database refuses for good do not make it fail.
 func (r *Recorder) Record(ctx context.Context, events ...plugin.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
 	at := r.o.Now()
-	var deadline <-chan time.Time
+	c := &call{events: make([]store.TimedEvent, len(events))}
+	for i, ev := range events {
+		c.events[i] = store.TimedEvent{At: at, Event: ev}
+	}
+	if r.o.Ack == AckCommit {
+		c.deadline = time.Now().Add(r.o.CommitTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(c.deadline) {
+			c.deadline = d
+		}
+		c.done = make(chan error, 1)
+	}
+	if err := r.admit(ctx, c); err != nil {
+		return err
+	}
+	if c.done == nil {
+		return nil
+	}
+	return r.await(ctx, c)
+}
+
+// admit puts c in the queue, waiting for room up to EnqueueWait (and, under
+// AckCommit, c's deadline), or refuses it whole.
+func (r *Recorder) admit(ctx context.Context, c *call) error {
+	n := len(c.events)
+	var wait <-chan time.Time
 	for {
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
-			r.refused.Add(uint64(len(events)))
+			r.refused.Add(uint64(n))
 			return ErrClosed
 		}
-		if n := len(r.queue); n == 0 || n+len(events) <= r.o.QueueSize {
-			for _, ev := range events {
-				r.queue = append(r.queue, store.TimedEvent{At: at, Event: ev})
-			}
-			isFull := len(r.queue) >= r.o.BatchSize
+		if r.queued == 0 || r.queued+n <= r.o.QueueSize {
+			c.elem = r.queue.PushBack(c)
+			r.queued += n
+			// Under AckCommit the writer takes whatever is there as soon as
+			// it is free; under AckQueued it waits for a full batch or the
+			// next tick.
+			signal := r.o.Ack == AckCommit || r.queued >= r.o.BatchSize
 			r.mu.Unlock()
-			r.accepted.Add(uint64(len(events)))
-			if isFull {
+			r.accepted.Add(uint64(n))
+			if signal {
 				select {
-				case r.full <- struct{}{}:
+				case r.wake <- struct{}{}:
 				default: // already signalled
 				}
 			}
@@ -236,25 +247,81 @@ func (r *Recorder) Record(ctx context.Context, events ...plugin.Event) error {
 		space := r.space
 		r.mu.Unlock()
 
-		if deadline == nil {
-			t := time.NewTimer(r.o.EnqueueWait)
+		if wait == nil {
+			d := r.o.EnqueueWait
+			if !c.deadline.IsZero() {
+				d = min(d, time.Until(c.deadline))
+			}
+			t := time.NewTimer(d)
 			defer t.Stop()
-			deadline = t.C
+			wait = t.C
 		}
 		select {
 		case <-space: // try again
-		case <-deadline:
-			return r.refuse(len(events), fmt.Errorf("recorder: queue full (%d events) for %s: %w", r.o.QueueSize, r.o.EnqueueWait, ErrOverloaded))
+		case <-wait:
+			r.refused.Add(uint64(n))
+			return r.overloaded(fmt.Errorf("recorder: queue full (%d events) for %s: %w", r.o.QueueSize, r.o.EnqueueWait, ErrOverloaded))
 		case <-ctx.Done():
-			return r.refuse(len(events), fmt.Errorf("recorder: waiting for room in the queue: %w: %w", ErrOverloaded, context.Cause(ctx)))
+			r.refused.Add(uint64(n))
+			return r.overloaded(fmt.Errorf("recorder: waiting for room in the queue: %w: %w", ErrOverloaded, context.Cause(ctx)))
 		}
 	}
 }
 
-// refuse counts a refused call and warns, at most once a second, that
-// requests are being turned away.
-func (r *Recorder) refuse(n int, err error) error {
-	r.refused.Add(uint64(n))
+// await waits for the outcome of c's commit until c's deadline or ctx's
+// end, then gives up.
+func (r *Recorder) await(ctx context.Context, c *call) error {
+	t := time.NewTimer(time.Until(c.deadline))
+	defer t.Stop()
+	var cause error
+	select {
+	case err := <-c.done:
+		return err
+	case <-t.C:
+		cause = fmt.Errorf("not committed within %s", r.o.CommitTimeout)
+	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	}
+	if settled, err := r.giveUp(c); settled {
+		return err // the outcome arrived meanwhile
+	}
+	return r.overloaded(fmt.Errorf("recorder: %d events: %w: %w", len(c.events), ErrOverloaded, cause))
+}
+
+// giveUp withdraws c from the queue, or tells the writer holding it that
+// nobody waits for it any more; settled reports that the outcome had
+// already arrived, and err is that outcome.
+func (r *Recorder) giveUp(c *call) (settled bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.settled {
+		return true, <-c.done
+	}
+	if c.elem != nil {
+		// Still queued: nobody will ever write it.
+		n := len(c.events)
+		r.queue.Remove(c.elem)
+		c.elem = nil
+		r.queued -= n
+		r.roomFreed()
+		r.withdrawn.Add(uint64(n))
+		return false, nil
+	}
+	// The writer holds it: it leaves it out of its next attempt, or counts
+	// it as late if the attempt under way commits.
+	c.gaveUp = true
+	return false, nil
+}
+
+// roomFreed wakes the Records waiting for room. r.mu must be held.
+func (r *Recorder) roomFreed() {
+	close(r.space)
+	r.space = make(chan struct{})
+}
+
+// overloaded warns, at most once a second, that requests are being turned
+// away, and returns err.
+func (r *Recorder) overloaded(err error) error {
 	now := time.Now().UnixNano()
 	last := r.lastOverloadLog.Load()
 	if now-last >= int64(time.Second) && r.lastOverloadLog.CompareAndSwap(last, now) {
@@ -265,15 +332,15 @@ func (r *Recorder) refuse(n int, err error) error {
 
 // Close stops accepting events, writes everything queued and returns.
 // When ctx ends first, the write in progress is abandoned, the events not
-// written are counted as lost and logged at Error, and the error says how
+// written are counted as lost and logged at Error (under AckCommit their
+// callers get an error wrapping store.ErrClosed), and the error says how
 // many. Close may be called more than once; later calls wait for the first.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.mu.Lock()
 	first := !r.closed
 	if first {
 		r.closed = true
-		close(r.space) // wake waiting Records: they see closed
-		r.space = make(chan struct{})
+		r.roomFreed() // wake waiting Records: they see closed
 	}
 	r.mu.Unlock()
 	if !first {
@@ -292,128 +359,24 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 	r.abort()
 	s := r.Stats()
-	r.log.Info("recorder.closed", "stats", s)
-	if s.Lost > 0 {
-		return fmt.Errorf("recorder: %d acknowledged events lost at shutdown: %w", s.Lost, context.Cause(ctx))
+	r.log.Info("recorder.closed", "ack", r.o.Ack, "stats", s)
+	if s.Lost == 0 {
+		return nil
 	}
-	return nil
+	if r.o.Ack == AckCommit {
+		return fmt.Errorf("recorder: %d events not written at shutdown (their requests got 503): %w", s.Lost, context.Cause(ctx))
+	}
+	return fmt.Errorf("recorder: %d acknowledged events lost at shutdown: %w", s.Lost, context.Cause(ctx))
 }
 
 // Stats returns the counters so far.
 func (r *Recorder) Stats() Stats {
 	r.mu.Lock()
-	queued := len(r.queue)
+	queued := r.queued
 	r.mu.Unlock()
 	return Stats{
 		Accepted: r.accepted.Load(), Written: r.written.Load(), Failed: r.failed.Load(),
-		Lost: r.lost.Load(), Refused: r.refused.Load(), Retries: r.retries.Load(), Queued: queued,
+		Lost: r.lost.Load(), Refused: r.refused.Load(), Withdrawn: r.withdrawn.Load(),
+		Late: r.late.Load(), Retries: r.retries.Load(), Queued: queued,
 	}
-}
-
-// run is the writer: it writes full batches as soon as they are full,
-// partial ones every flush interval, and everything when closing.
-func (r *Recorder) run(ctx context.Context) {
-	defer close(r.done)
-	tick := time.NewTicker(r.o.FlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.full:
-			r.flush(ctx, false)
-		case <-tick.C:
-			r.flush(ctx, true)
-		case <-r.closing:
-			// Closed: Record takes nothing more, so this empties the queue
-			// (writing it, or counting it lost once ctx is cancelled).
-			r.flush(ctx, true)
-			return
-		}
-	}
-}
-
-// flush writes batches while there is a full one, or while there is
-// anything at all when partial is set.
-func (r *Recorder) flush(ctx context.Context, partial bool) {
-	for {
-		batch := r.take(partial)
-		if len(batch) == 0 {
-			return
-		}
-		r.write(ctx, batch)
-	}
-}
-
-// take removes the next batch from the queue: up to BatchSize events, or
-// nothing when fewer are waiting and partial is not set.
-func (r *Recorder) take(partial bool) []store.TimedEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := len(r.queue)
-	if n == 0 || (!partial && n < r.o.BatchSize) {
-		return nil
-	}
-	k := min(n, r.o.BatchSize)
-	batch := r.queue[:k:k]
-	r.queue = r.queue[k:]
-	if len(r.queue) == 0 {
-		r.queue = nil // let a burst's backing array go
-	}
-	close(r.space)
-	r.space = make(chan struct{})
-	return batch
-}
-
-// write writes one batch, retrying with backoff while the database is
-// unavailable, until it is written or ctx is cancelled (Close's deadline).
-func (r *Recorder) write(ctx context.Context, batch []store.TimedEvent) {
-	backoff := r.o.RetryMin
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			r.lose(batch, err)
-			return
-		}
-		actx, cancel := context.WithTimeout(ctx, r.o.WriteTimeout)
-		rejected, err := r.w.WriteBatch(actx, batch)
-		cancel()
-		if err == nil {
-			r.account(batch, rejected, attempt)
-			return
-		}
-		if ctx.Err() != nil {
-			r.lose(batch, err)
-			return
-		}
-		r.retries.Add(1)
-		r.log.Warn("recorder.write_failed", "err", err, "events", len(batch), "attempt", attempt, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-		backoff = min(2*backoff, r.o.RetryMax)
-	}
-}
-
-// account counts a written batch and logs its refused rows.
-func (r *Recorder) account(batch []store.TimedEvent, rejected []store.Rejected, attempt int) {
-	failed := 0
-	for _, rj := range rejected {
-		failed += rj.Events
-		app, device := rj.Event.Subject()
-		r.log.Error("recorder.row_rejected", "event", fmt.Sprintf("%T", rj.Event), "events", rj.Events,
-			"app_id", app, "device_id", device, "err", rj.Err)
-	}
-	failed = min(failed, len(batch))
-	r.written.Add(uint64(len(batch) - failed))
-	r.failed.Add(uint64(failed))
-	if attempt > 1 {
-		r.log.Info("recorder.write_recovered", "events", len(batch), "attempts", attempt)
-	}
-}
-
-// lose accounts for a batch abandoned at Close's deadline.
-func (r *Recorder) lose(batch []store.TimedEvent, err error) {
-	r.lost.Add(uint64(len(batch)))
-	r.log.Error("recorder.events_lost", "events", len(batch), "err", err)
 }

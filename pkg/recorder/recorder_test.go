@@ -19,22 +19,32 @@ import (
 
 // fakeWriter is a hand-written BatchWriter that keeps what it was given.
 // fail, when set, decides each attempt's outcome; gate, when set, makes
-// every attempt wait for a value from it (or for ctx).
+// every attempt wait for a value from it (or for ctx, unless stubborn:
+// then it commits whatever its context says, as a COMMIT already sent
+// would).
 type fakeWriter struct {
 	mu       sync.Mutex
 	batches  [][]string // device ids of each written batch
 	attempts int
 	fail     func(attempt int, batch []store.TimedEvent) ([]store.Rejected, error)
 	gate     chan struct{}
-	wrote    chan struct{} // receives after each written batch (buffered)
+	stubborn bool
+	entered  chan struct{} // receives when an attempt starts (buffered; extra signals dropped)
+	wrote    chan struct{} // receives after each written batch (buffered; extra signals dropped)
 }
 
 var _ BatchWriter = (*fakeWriter)(nil)
 
-func newFakeWriter() *fakeWriter { return &fakeWriter{wrote: make(chan struct{}, 1000)} }
+func newFakeWriter() *fakeWriter {
+	return &fakeWriter{entered: make(chan struct{}, 1000), wrote: make(chan struct{}, 1000)}
+}
 
 func (f *fakeWriter) WriteBatch(ctx context.Context, batch []store.TimedEvent) ([]store.Rejected, error) {
-	if f.gate != nil {
+	signal(f.entered)
+	switch {
+	case f.gate != nil && f.stubborn:
+		<-f.gate
+	case f.gate != nil:
 		select {
 		case <-f.gate:
 		case <-ctx.Done():
@@ -59,8 +69,16 @@ func (f *fakeWriter) WriteBatch(ctx context.Context, batch []store.TimedEvent) (
 	f.mu.Lock()
 	f.batches = append(f.batches, ids)
 	f.mu.Unlock()
-	f.wrote <- struct{}{}
+	signal(f.wrote)
 	return rejected, nil
+}
+
+// signal sends on c without blocking.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 func (f *fakeWriter) written() [][]string {
@@ -128,11 +146,14 @@ func wantStats(t *testing.T, r *Recorder, want Stats) {
 	}
 }
 
+// The tests in this file up to the oversized call are of AckQueued, the
+// fire-and-forget mode: Record returns once the events are queued.
+
 func TestFullBatchesAreWrittenAtOnceInOrder(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
 	// An hour-long interval: only full batches can be written before Close.
-	r := newRecorder(t, w, Options{QueueSize: 100, BatchSize: 10, FlushInterval: time.Hour})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 100, BatchSize: 10, FlushInterval: time.Hour})
 	for i := range 25 {
 		mustRecord(t, r, ev(i))
 	}
@@ -150,7 +171,7 @@ func TestFullBatchesAreWrittenAtOnceInOrder(t *testing.T) {
 func TestPartialBatchIsWrittenAfterTheInterval(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
-	r := newRecorder(t, w, Options{QueueSize: 100, BatchSize: 50, FlushInterval: 10 * time.Millisecond})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 100, BatchSize: 50, FlushInterval: 10 * time.Millisecond})
 	mustRecord(t, r, ev(0), ev(1), ev(2))
 	// No Close: the interval alone writes the partial batch.
 	waitFor(t, func() bool { return r.Stats().Written == 3 })
@@ -174,7 +195,7 @@ func TestRecordStampsEachCallWithItsTime(t *testing.T) {
 		}
 		return nil, nil
 	}
-	r := newRecorder(t, w, Options{QueueSize: 10, BatchSize: 10, FlushInterval: time.Hour, Now: func() time.Time { return at }})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 10, BatchSize: 10, FlushInterval: time.Hour, Now: func() time.Time { return at }})
 	mustRecord(t, r, ev(0), ev(1))
 	closeNow(t, r)
 	if d := cmp.Diff([]time.Time{at, at}, got); d != "" {
@@ -186,7 +207,7 @@ func TestFullQueueRefusesAfterTheWait(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
 	w.gate = make(chan struct{}) // the writer is stuck until we say so
-	r := newRecorder(t, w, Options{QueueSize: 4, BatchSize: 2, FlushInterval: time.Hour, EnqueueWait: 20 * time.Millisecond})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 4, BatchSize: 2, FlushInterval: time.Hour, EnqueueWait: 20 * time.Millisecond})
 
 	mustRecord(t, r, ev(0), ev(1)) // a full batch: the writer takes it and blocks
 	waitFor(t, func() bool { return r.Stats().Queued == 0 })
@@ -221,7 +242,7 @@ func TestWaitingRecordGetsInWhenRoomFrees(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
 	w.gate = make(chan struct{})
-	r := newRecorder(t, w, Options{QueueSize: 2, BatchSize: 2, FlushInterval: time.Hour, EnqueueWait: 10 * time.Second})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 2, BatchSize: 2, FlushInterval: time.Hour, EnqueueWait: 10 * time.Second})
 	mustRecord(t, r, ev(0), ev(1))
 	waitFor(t, func() bool { return r.Stats().Queued == 0 }) // the writer holds 0,1
 	mustRecord(t, r, ev(2), ev(3))                           // queue full
@@ -244,13 +265,36 @@ func TestWaitingRecordGetsInWhenRoomFrees(t *testing.T) {
 	}
 }
 
-func TestOversizedCallIsTakenIntoAnEmptyQueue(t *testing.T) {
+// A call larger than the queue is accepted into an empty queue and, larger
+// than a batch too, written alone as one batch: a call is never split.
+func TestOversizedCallIsTakenIntoAnEmptyQueueAndWrittenWhole(t *testing.T) {
+	t.Parallel()
+	for _, ack := range []Ack{AckQueued, AckCommit} {
+		t.Run(string(ack), func(t *testing.T) {
+			t.Parallel()
+			w := newFakeWriter()
+			r := newRecorder(t, w, Options{Ack: ack, QueueSize: 2, BatchSize: 2, FlushInterval: time.Hour})
+			mustRecord(t, r, ev(0), ev(1), ev(2))
+			mustRecord(t, r, ev(3))
+			closeNow(t, r)
+			if d := cmp.Diff([][]string{ids(0, 3), ids(3, 4)}, w.written()); d != "" {
+				t.Errorf("batches (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Calls are taken whole: a batch ends before the first call that would
+// make it larger than BatchSize.
+func TestBatchesEndAtCallBoundaries(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
-	r := newRecorder(t, w, Options{QueueSize: 2, BatchSize: 2, FlushInterval: time.Hour})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 100, BatchSize: 4, FlushInterval: time.Hour})
 	mustRecord(t, r, ev(0), ev(1), ev(2))
+	mustRecord(t, r, ev(3), ev(4))
+	mustRecord(t, r, ev(5), ev(6))
 	closeNow(t, r)
-	if d := cmp.Diff([][]string{ids(0, 2), ids(2, 3)}, w.written()); d != "" {
+	if d := cmp.Diff([][]string{ids(0, 3), ids(3, 7)}, w.written()); d != "" {
 		t.Errorf("batches (-want +got):\n%s", d)
 	}
 }
@@ -258,7 +302,7 @@ func TestOversizedCallIsTakenIntoAnEmptyQueue(t *testing.T) {
 func TestCloseDrainsAndThenRefuses(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
-	r := newRecorder(t, w, Options{QueueSize: 1000, BatchSize: 100, FlushInterval: time.Hour})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 1000, BatchSize: 100, FlushInterval: time.Hour})
 	for i := 0; i < 250; i += 5 {
 		mustRecord(t, r, ev(i), ev(i+1), ev(i+2), ev(i+3), ev(i+4))
 	}
@@ -278,7 +322,7 @@ func TestCloseWakesRecordsWaitingForRoom(t *testing.T) {
 	t.Parallel()
 	w := newFakeWriter()
 	w.gate = make(chan struct{})
-	r := newRecorder(t, w, Options{QueueSize: 1, BatchSize: 1, FlushInterval: time.Hour, EnqueueWait: time.Minute})
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 1, BatchSize: 1, FlushInterval: time.Hour, EnqueueWait: time.Minute})
 	mustRecord(t, r, ev(0))
 	waitFor(t, func() bool { return r.Stats().Queued == 0 })
 	mustRecord(t, r, ev(1))
@@ -314,7 +358,7 @@ func TestTransientFailureIsRetriedUntilWritten(t *testing.T) {
 		}
 		return nil, nil
 	}
-	r := newRecorder(t, w, Options{QueueSize: 100, BatchSize: 10, FlushInterval: time.Hour,
+	r := newRecorder(t, w, Options{Ack: AckQueued, QueueSize: 100, BatchSize: 10, FlushInterval: time.Hour,
 		RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
 	for i := range 10 {
 		mustRecord(t, r, ev(i))
@@ -334,7 +378,7 @@ func TestOutageOutlastingCloseLosesLoudly(t *testing.T) {
 		return nil, errors.New("connection refused")
 	}
 	var logs syncBuffer
-	r, err := New(w, Options{QueueSize: 100, BatchSize: 4, FlushInterval: time.Hour,
+	r, err := New(w, Options{Ack: AckQueued, QueueSize: 100, BatchSize: 4, FlushInterval: time.Hour,
 		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -357,22 +401,29 @@ func TestOutageOutlastingCloseLosesLoudly(t *testing.T) {
 	}
 }
 
+// A row the database refuses costs only itself; under AckCommit its caller
+// still gets nil, as Capgo answers as usual when these writes fail.
 func TestRejectedRowsAreCountedAndTheRestWritten(t *testing.T) {
 	t.Parallel()
-	w := newFakeWriter()
-	w.fail = func(_ int, batch []store.TimedEvent) ([]store.Rejected, error) {
-		return []store.Rejected{{Event: batch[1].Event, Events: 1, Err: errors.New("value too long for type character varying(32)")}}, nil
-	}
-	var logs syncBuffer
-	r, err := New(w, Options{QueueSize: 10, BatchSize: 10, FlushInterval: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustRecord(t, r, ev(0), ev(1), ev(2))
-	closeNow(t, r)
-	wantStats(t, r, Stats{Accepted: 3, Written: 2, Failed: 1})
-	if !logs.contains("msg=recorder.row_rejected") || !logs.contains("device_id=1") {
-		t.Errorf("the rejected row is not logged:\n%s", logs.String())
+	for _, ack := range []Ack{AckQueued, AckCommit} {
+		t.Run(string(ack), func(t *testing.T) {
+			t.Parallel()
+			w := newFakeWriter()
+			w.fail = func(_ int, batch []store.TimedEvent) ([]store.Rejected, error) {
+				return []store.Rejected{{Event: batch[1].Event, Events: 1, Err: errors.New("value too long for type character varying(32)")}}, nil
+			}
+			var logs syncBuffer
+			r, err := New(w, Options{Ack: ack, QueueSize: 10, BatchSize: 10, FlushInterval: time.Hour, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustRecord(t, r, ev(0), ev(1), ev(2))
+			closeNow(t, r)
+			wantStats(t, r, Stats{Accepted: 3, Written: 2, Failed: 1})
+			if !logs.contains("msg=recorder.row_rejected") || !logs.contains("device_id=1") {
+				t.Errorf("the rejected row is not logged:\n%s", logs.String())
+			}
+		})
 	}
 }
 
@@ -383,8 +434,14 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		o    Options
 	}{
 		{"batch larger than queue", Options{QueueSize: 10, BatchSize: 11}},
+		{"batch larger than the default queue", Options{BatchSize: DefaultQueueSize + 1}},
 		{"negative queue", Options{QueueSize: -1}},
+		{"negative batch", Options{BatchSize: -1}},
 		{"retry max below min", Options{RetryMin: time.Second, RetryMax: time.Millisecond}},
+		{"negative commit timeout", Options{CommitTimeout: -time.Second}},
+		{"negative flush interval", Options{Ack: AckQueued, FlushInterval: -time.Second}},
+		{"unknown ack", Options{Ack: "durable"}},
+		{"ack in capitals", Options{Ack: "COMMIT"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

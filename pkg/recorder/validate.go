@@ -14,6 +14,8 @@ const (
 	MinInterval      = time.Millisecond // FlushInterval and EnqueueWait
 	MaxFlushInterval = time.Minute
 	MaxEnqueueWait   = 10 * time.Second
+	// MaxCommitTimeout is what storecall gives a request's writes in all.
+	MaxCommitTimeout = 10 * time.Second
 )
 
 // Validate reports every problem in o at once: what New refuses, and a
@@ -30,6 +32,9 @@ func (o Options) Validate() error {
 	}
 	if w := o.EnqueueWait; w > 0 && (w < MinInterval || w > MaxEnqueueWait) {
 		errs = append(errs, fmt.Errorf("recorder: enqueue wait %s: want 1ms to 10s (requests wait this long before a 503)", w))
+	}
+	if c := o.CommitTimeout; c > 0 && (c < MinInterval || c > MaxCommitTimeout) {
+		errs = append(errs, fmt.Errorf("recorder: commit timeout %s: want 1ms to 10s (a request's writes are given 10s in all)", c))
 	}
 	return errors.Join(errs...)
 }

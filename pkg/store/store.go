@@ -109,20 +109,28 @@ type UpdateReader interface {
 
 // Recorder writes the events requests produce.
 type Recorder interface {
-	// Record writes events, or queues them to be written (the batched
-	// recorder of package recorder). A row that the database refuses is
-	// logged and skipped. An error wrapping ErrOverloaded (or ErrClosed,
-	// which wraps it) means nothing of this call was recorded: answer 503
-	// so the device retries, and acknowledge nothing. Any other error
-	// reports rows that could not be written; Capgo ignores those and does
-	// not change its answer.
+	// Record writes events. nil means they are committed (package
+	// recorder's default, ack=commit, and the synchronous recorder), or
+	// only queued to be written shortly (package recorder with
+	// ack=queued). A row that the database refuses for good is logged and
+	// skipped, and does not make Record fail.
+	//
+	// An error wrapping ErrOverloaded (or ErrClosed, which wraps it) means
+	// the call was not recorded: answer 503 so the device retries, and
+	// acknowledge nothing. Its events were refused, or withdrawn before
+	// any write; the one exception is a commit already under way when the
+	// caller's deadline passed, which then writes them anyway (the
+	// device's retry writes them again: at least once; package recorder
+	// counts and logs these). Any other error reports rows that could not
+	// be written; Capgo ignores those and does not change its answer.
 	Record(ctx context.Context, events ...plugin.Event) error
 }
 
-// ErrOverloaded is returned by Recorder.Record when it did not take the
+// ErrOverloaded is returned by Recorder.Record when it did not record the
 // events: its queue stayed full (the database is slower than the traffic,
-// or down) or it is shutting down. Nothing of the call was recorded; a
-// handler answers 503 service_unavailable. Check with errors.Is.
+// or down), they were not committed within the recorder's deadline, or it
+// is shutting down. A handler answers 503 service_unavailable. Check with
+// errors.Is.
 var ErrOverloaded = errors.New("store: recorder overloaded")
 
 // ErrClosed is returned by Recorder.Record after the recorder was closed

@@ -22,13 +22,15 @@ import (
 const Timeout = 10 * time.Second
 
 // Record writes events, detached from the client: Capgo awaits these
-// writes before answering and so do we (the batched recorder only queues
-// them). Rows the database refuses do not change the answer (Capgo ignores
-// them too) and are logged as <function>.record_failed. A recorder that
-// takes nothing (queue full, shutting down) makes the answer a 503
-// service_unavailable, so that no answer acknowledges a request whose rows
-// will not be written; the recorder warns about that itself, at most once
-// a second, so here it is only <function>.record_refused at Debug.
+// writes before answering and so do we (the batched recorder returns once
+// they are committed, or only queued with --ack=queued). Rows the database
+// refuses do not change the answer (Capgo ignores them too). A recorder
+// that does not record them (queue full, not committed in time, shutting
+// down) makes the answer a 503 service_unavailable, so that no answer
+// acknowledges a request whose rows will not be written; the recorder
+// warns about that itself, at most once a second, so here it is only
+// <function>.record_refused at Debug. Any other error is logged as
+// <function>.record_failed and does not change the answer.
 //
 // function names the caller in the log events ("updates", "stats", …).
 func Record(ctx context.Context, rec store.Recorder, log *slog.Logger, function string, events []plugin.Event) error {
