@@ -170,7 +170,7 @@ func measureServer(ctx context.Context, o options, srv *server, mode string, cei
 	}{
 		{"/updates, update offered", "/functions/v1/updates", updateBody("1.1.0"), `"version":"1.0.0"`, o.conns, 0},
 		{"/updates, up to date", "/functions/v1/updates", updateBody("1.0.0"), errorKey(plugin.CodeNoNewVersionAvailable), o.conns, 0},
-		{"/stats, batches of 10 events", "/functions/v1/stats", statsBody(10), `"results":[{"status":"ok"}`, o.statsConns, 10},
+		{"/stats, batches of 10 events", "/functions/v1/stats", statsBody(10), `"results":[{"status":"ok","index":0}`, o.statsConns, 10},
 	}
 	var rows []row
 	for _, k := range kinds {
