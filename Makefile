@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
 
-.PHONY: all build dev run test test-short lint bench bench-compare load clean
+.PHONY: all build dev run test test-short test-read-model-off test-pgbouncer test-race lint bench bench-compare load clean
 
 all: build
 
@@ -24,6 +24,22 @@ test:
 
 test-short:
 	$(GO) test -count=1 -short ./...
+
+## test-read-model-off: the functions' conformance suites on the database store
+##       alone (make test runs them through the read model, the default)
+test-read-model-off:
+	CAPGO_TEST_READ_MODEL=off $(GO) test -count=1 ./functions/...
+
+## test-pgbouncer: the conformance suites with every pool behind a real
+##       PgBouncer in transaction mode (apt-get install pgbouncer); the read
+##       model's listener on the direct connection
+test-pgbouncer:
+	PGTEST_POOLER=pgbouncer $(GO) test -count=1 ./functions/... ./pkg/store/... ./pkg/readmodel/...
+
+## test-race: the packages with concurrency under the race detector
+RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/...
+test-race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
 
 ## lint: gofmt, go vet and staticcheck (when installed)
 lint:
