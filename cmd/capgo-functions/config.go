@@ -149,16 +149,7 @@ func (c Config) String() string {
 // LogValue implements slog.LogValuer with secrets redacted.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable)"
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
+func redactURL(s string) string { return redactDSN(s) }
 
 // validate reports every problem at once: the rules this command makes
 // (between settings, and about its own ones), and each package's own
