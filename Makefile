@@ -34,7 +34,8 @@ test-read-model-off:
 ##       PgBouncer in transaction mode (apt-get install pgbouncer); the read
 ##       model's listener on the direct connection
 test-pgbouncer:
-	PGTEST_POOLER=pgbouncer $(GO) test -count=1 ./functions/... ./pkg/store/... ./pkg/readmodel/...
+	PGTEST_POOLER=pgbouncer $(GO) test -count=1 ./functions/... ./pkg/store/...
+	PGTEST_POOLER=pgbouncer $(GO) test -count=1 -run 'Conformance/defaults|AnotherApp' ./pkg/readmodel/
 
 ## test-race: the packages with concurrency under the race detector
 RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/...
