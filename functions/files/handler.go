@@ -23,6 +23,7 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -145,7 +146,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			log.WarnContext(ctx, "files.storage_unreachable", "err", err)
 			return plugin.UpstreamUnavailable(key, 0, err)
 		}
-		if res.StatusCode == http.StatusNotFound {
+		if res.StatusCode == http.StatusNotFound || keyRefused(res) {
 			drain(res)
 			continue
 		}
@@ -161,6 +162,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	status := resp.StatusCode
 	switch status {
 	case http.StatusOK:
+		if rng.kind == rangeUnsatisfiable && r.Header.Get("If-Range") == "" {
+			// A storage that ignored our probe's range (the local
+			// folder does for an empty file).
+			size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+			return plugin.RangeNotSatisfiable("bytes */" + strconv.FormatInt(size, 10))
+		}
 	case http.StatusPartialContent:
 		if rng.kind == rangeUnsatisfiable {
 			// Our bytes=0-0 probe for the size the 416 names.
@@ -177,6 +184,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			// Our own bytes=0-0 probe of an empty object.
 			status = http.StatusOK
 			break
+		}
+		if rng.kind == rangeUnsatisfiable {
+			// bytes=0-0 is unsatisfiable only for an empty object.
+			return plugin.RangeNotSatisfiable("bytes */0")
 		}
 		return plugin.RangeNotSatisfiable(unsatisfiedRange(resp))
 	default:
@@ -352,6 +363,24 @@ func withNoTransform(v string) string {
 		}
 	}
 	return v + ", no-transform"
+}
+
+// keyRefused reports an S3 400 that refuses the key itself (longer than
+// the storage holds, not a valid URI): no object has that key, so it is a
+// 404 like a missing one. Other 400s (a refused signature setting) stay
+// storage errors. The body read is put back for the caller.
+func keyRefused(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var e struct{ Code string }
+	if err := xml.Unmarshal(body, &e); err != nil {
+		return false
+	}
+	return e.Code == "KeyTooLongError" || e.Code == "InvalidURI"
 }
 
 // drain reads a little of an unused body so its connection can be reused.
