@@ -6,16 +6,18 @@
 //
 // As in Capgo, the read does no database or key check (the `key` query
 // parameter is ignored): the object is looked up in the bundle bucket and
-// a missing one is a 404. Range and HEAD are supported, and a GET that
-// names a `device_id` records a bandwidth_usage row for the app the key
-// belongs to (orgs/<org>/apps/<app_id>/…).
+// a missing one is a 404, as is a key that cannot name an object
+// (validKey). Range and HEAD are supported, and a GET that names a
+// `device_id` records a bandwidth_usage row for the app the key belongs
+// to (orgs/<org>/apps/<app_id>/…) with the body bytes sent.
 //
 // The bytes are streamed from S3 through this server, fetched with a
 // short-lived presigned GET: the device keeps talking to one host (no
 // redirect to a storage host it may not reach, no presign-host trap behind
-// the gateway), and the server sees exactly what was served. Range and
-// conditional headers (If-None-Match, If-Modified-Since, …) are forwarded
-// and the storage's status is kept (200, 206, 304, 412, 416).
+// the gateway), and the server sees exactly what was served. Conditional
+// headers (If-None-Match, If-Modified-Since, …) are forwarded, Range as
+// parseRange normalised it (one range or none), and the storage's status
+// is kept (200, 206, 304, 412, 416).
 //
 // Only the read route lives here. Uploads, upload_link, TUS and the rest
 // of Capgo's files function stay behind the Supabase gateway: [Match]
