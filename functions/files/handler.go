@@ -6,16 +6,18 @@
 //
 // As in Capgo, the read does no database or key check (the `key` query
 // parameter is ignored): the object is looked up in the bundle bucket and
-// a missing one is a 404. Range and HEAD are supported, and a GET that
-// names a `device_id` records a bandwidth_usage row for the app the key
-// belongs to (orgs/<org>/apps/<app_id>/…).
+// a missing one is a 404, as is a key that cannot name an object
+// (validKey). Range and HEAD are supported, and a GET that names a
+// `device_id` records a bandwidth_usage row for the app the key belongs
+// to (orgs/<org>/apps/<app_id>/…) with the body bytes sent.
 //
 // The bytes are streamed from S3 through this server, fetched with a
 // short-lived presigned GET: the device keeps talking to one host (no
 // redirect to a storage host it may not reach, no presign-host trap behind
-// the gateway), and the server sees exactly what was served. Range and
-// conditional headers (If-None-Match, If-Modified-Since, …) are forwarded
-// and the storage's status is kept (200, 206, 304, 412, 416).
+// the gateway), and the server sees exactly what was served. Conditional
+// headers (If-None-Match, If-Modified-Since, …) are forwarded, Range as
+// parseRange normalised it (one range or none), and the storage's status
+// is kept (200, 206, 304, 412, 416).
 //
 // Only the read route lives here. Uploads, upload_link, TUS and the rest
 // of Capgo's files function stay behind the Supabase gateway: [Match]
@@ -23,11 +25,13 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -129,10 +133,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return plugin.StorageNotConfigured()
 	}
 	log := h.d.Log.With("key", key)
+	rng := parseRange(r.Header.Values("Range"))
 
 	var resp *http.Response
 	for _, k := range candidateKeys(key, raw) {
-		res, err := h.fetch(ctx, r, k)
+		res, err := h.fetch(ctx, r, k, rng)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a key this storage cannot hold
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // the client left
@@ -140,7 +148,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 			log.WarnContext(ctx, "files.storage_unreachable", "err", err)
 			return plugin.UpstreamUnavailable(key, 0, err)
 		}
-		if res.StatusCode == http.StatusNotFound {
+		if res.StatusCode == http.StatusNotFound || keyRefused(res) {
 			drain(res)
 			continue
 		}
@@ -155,15 +163,33 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 	status := resp.StatusCode
 	switch status {
-	case http.StatusOK, http.StatusPartialContent:
+	case http.StatusOK:
+		if rng.kind == rangeUnsatisfiable && r.Header.Get("If-Range") == "" {
+			// A storage that ignored our probe's range (the local
+			// folder does for an empty file).
+			size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+			return plugin.RangeNotSatisfiable("bytes */" + strconv.FormatInt(size, 10))
+		}
+	case http.StatusPartialContent:
+		if rng.kind == rangeUnsatisfiable {
+			// Our bytes=0-0 probe for the size the 416 names.
+			if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok {
+				return plugin.RangeNotSatisfiable("bytes */" + strconv.FormatInt(total, 10))
+			}
+			return plugin.RangeNotSatisfiable("")
+		}
 	case http.StatusNotModified:
 	case http.StatusPreconditionFailed:
 		return plugin.PreconditionFailed()
 	case http.StatusRequestedRangeNotSatisfiable:
-		if r.Method == http.MethodHead && r.Header.Get("Range") == "" {
+		if r.Method == http.MethodHead && rng.kind == rangeNone {
 			// Our own bytes=0-0 probe of an empty object.
 			status = http.StatusOK
 			break
+		}
+		if rng.kind == rangeUnsatisfiable {
+			// bytes=0-0 is unsatisfiable only for an empty object.
+			return plugin.RangeNotSatisfiable("bytes */0")
 		}
 		return plugin.RangeNotSatisfiable(unsatisfiedRange(resp))
 	default:
@@ -177,126 +203,36 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	hdr.Set("Cache-Control", withNoTransform(cacheControl(resp.Header.Get("Cache-Control"))))
 	hdr.Set("Content-Disposition", `attachment; filename="`+key+`"`)
 	if r.Method == http.MethodHead {
-		status = headAnswer(hdr, r, resp, status)
+		status = headAnswer(hdr, rng, resp, status)
 		w.WriteHeader(status)
 		return nil
-	}
-	if status != http.StatusNotModified {
-		h.recordBandwidth(ctx, r, key, resp, log)
 	}
 	w.WriteHeader(status)
 	if status == http.StatusNotModified {
 		return nil
 	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	cw := &countingWriter{ResponseWriter: w}
+	if _, err := io.Copy(cw, resp.Body); err != nil {
 		// Headers are out: all that is left is to stop. A client hang-up
 		// is routine; a storage that drops mid-body is worth a line.
 		if ctx.Err() == nil {
 			log.WarnContext(ctx, "files.copy_failed", "err", err)
 		}
 	}
+	h.recordBandwidth(ctx, r, key, cw.n, log)
 	return nil
 }
 
-// routeKey is the storage key: the path after /files/read/attachments/,
-// decoded once (as Hono decodes the :id param), and the same still
-// percent-encoded.
-func routeKey(r *http.Request) (key, raw string) {
-	marker := "/files" + ReadPrefix
-	_, key, _ = strings.Cut(r.URL.Path, marker)
-	_, raw, _ = strings.Cut(r.URL.EscapedPath(), marker)
-	return key, raw
-}
-
-// validKey refuses what no bundle key looks like and what would walk out
-// of the bucket: empty keys and "." or ".." segments.
-func validKey(key string) bool {
-	if key == "" {
-		return false
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
-}
-
-// candidateKeys are the keys tried in order, as Capgo's worker does
-// (getSafeAttachmentReadCandidateKeys): the decoded key, then the key as
-// it appeared in the URL, then that with each segment encoded again.
-// Manifest keys carry percent-encoded file names (the CLI encodes each
-// segment) and are linked raw, so the decoded form can miss them. The
-// extra forms are only tried within the same orgs/<org>/apps/<app> scope.
-func candidateKeys(key, raw string) []string {
-	keys := []string{key}
-	if raw == "" || raw == key || !sameAppScope(key, raw) {
-		return keys
-	}
-	keys = append(keys, raw)
-	if enc := encodeSegments(raw); enc != raw && enc != key {
-		keys = append(keys, enc)
-	}
-	return keys
-}
-
-// appScope is (org, app) of orgs/<org>/apps/<app>/<rest…>, ok false for
-// any other shape.
-func appScope(key string) (org, app string, ok bool) {
-	parts := strings.Split(key, "/")
-	if len(parts) < 5 || parts[0] != "orgs" || parts[1] == "" || parts[2] != "apps" || parts[3] == "" {
-		return "", "", false
-	}
-	for _, p := range parts[4:] {
-		if p == "" {
-			return "", "", false
-		}
-	}
-	return parts[1], parts[3], true
-}
-
-func sameAppScope(a, b string) bool {
-	ao, aa, aok := appScope(a)
-	bo, ba, bok := appScope(b)
-	return aok && bok && ao == bo && aa == ba
-}
-
-// encodeSegments is JavaScript's encodeURIComponent on each segment.
-func encodeSegments(p string) string {
-	const keep = "-_.!~*'()"
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '/' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
-			b.WriteByte(c)
-			continue
-		}
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
-// appIDFromKey is Capgo's getAppIdFromAttachmentPath: the segment after
-// the first "apps" segment.
-func appIDFromKey(key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		if p == "apps" && i+1 < len(parts) {
-			return parts[i+1]
-		}
-	}
-	return ""
-}
-
-// forwarded are the request headers passed to the storage: the range and
-// the conditionals, so caches and resumable downloads work end to end.
-var forwarded = []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
+// forwarded are the request headers passed to the storage: the
+// conditionals, so caches and resumable downloads work end to end. Range
+// is sent as parseRange normalised it.
+var forwarded = []string{"If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"}
 
 // fetch GETs key from the storage with the client's range and
 // conditionals. A presigned GET cannot be used for HEAD (the method is
 // signed), so a HEAD without Range asks for the first byte and headAnswer
 // turns the 206 back into the object's headers.
-func (h *Handler) fetch(ctx context.Context, r *http.Request, key string) (*http.Response, error) {
+func (h *Handler) fetch(ctx context.Context, r *http.Request, key string, rng byteRange) (*http.Response, error) {
 	u, err := h.d.Signer.Sign(ctx, bundleurl.Request{Key: key})
 	if err != nil {
 		return nil, fmt.Errorf("files: sign %q: %w", key, err)
@@ -310,8 +246,19 @@ func (h *Handler) fetch(ctx context.Context, r *http.Request, key string) (*http
 			req.Header[name] = v
 		}
 	}
-	if r.Method == http.MethodHead && req.Header.Get("Range") == "" {
+	switch {
+	case rng.kind == rangeSingle:
+		req.Header.Set("Range", rng.spec)
+	case rng.kind == rangeUnsatisfiable:
+		// The first byte tells the size for the 416's Content-Range; a
+		// failed If-Range still gets the whole object (RFC 9110 §13.1.5).
 		req.Header.Set("Range", "bytes=0-0")
+	case r.Method == http.MethodHead:
+		req.Header.Set("Range", "bytes=0-0")
+		req.Header.Del("If-Range")
+	default:
+		// A Range this server ignores: the whole object, so If-Range
+		// has nothing to decide.
 		req.Header.Del("If-Range")
 	}
 	resp, err := h.d.Client.Do(req)
@@ -323,8 +270,8 @@ func (h *Handler) fetch(ctx context.Context, r *http.Request, key string) (*http
 
 // headAnswer fixes the headers of a HEAD answered from a first-byte probe:
 // the object's length, no Content-Range, status 200.
-func headAnswer(hdr http.Header, r *http.Request, resp *http.Response, status int) int {
-	if r.Header.Get("Range") != "" {
+func headAnswer(hdr http.Header, rng byteRange, resp *http.Response, status int) int {
+	if rng.kind != rangeNone {
 		return status
 	}
 	switch {
@@ -368,30 +315,14 @@ func unsatisfiedRange(resp *http.Response) string {
 	return "bytes */" + strconv.FormatInt(*e.ActualObjectSize, 10)
 }
 
-// transferredBytes is Capgo's getTransferredBytesFromResponse: the span of
-// Content-Range, else a positive Content-Length.
-func transferredBytes(resp *http.Response) int64 {
-	if cr := resp.Header.Get("Content-Range"); cr != "" {
-		var a, b int64
-		var total string
-		if n, _ := fmt.Sscanf(cr, "bytes %d-%d/%s", &a, &b, &total); n == 3 && b >= a {
-			return b - a + 1
-		}
-	}
-	if resp.ContentLength > 0 {
-		return resp.ContentLength
-	}
-	return 0
-}
-
 // recordBandwidth writes Capgo's bandwidth_usage row for a GET that names
-// a device, before the body is sent (Capgo records the size the storage
-// announced, whether or not the device reads it all). A failure is logged
-// and does not change the answer: unlike the JSON functions, a recorder
-// that refuses the row does not turn the download into a 503.
-func (h *Handler) recordBandwidth(ctx context.Context, r *http.Request, key string, resp *http.Response, log *slog.Logger) {
+// a device: the body bytes written to the client, counted once the body
+// is sent (Capgo records the size the storage announced, before sending;
+// a download cut short counts what it got, and a local folder's answer,
+// which has no Content-Length, counts too). A HEAD records nothing, as in
+// Capgo. A failure is logged and changes nothing: the answer is out.
+func (h *Handler) recordBandwidth(ctx context.Context, r *http.Request, key string, size int64, log *slog.Logger) {
 	deviceID := r.URL.Query().Get("device_id")
-	size := transferredBytes(resp)
 	appID := appIDFromKey(key)
 	if deviceID == "" || appID == "" || size <= 0 {
 		log.DebugContext(ctx, "files.bandwidth_not_tracked", "device_id", deviceID, "app_id", appID, "size", size)
@@ -434,6 +365,24 @@ func withNoTransform(v string) string {
 		}
 	}
 	return v + ", no-transform"
+}
+
+// keyRefused reports an S3 400 that refuses the key itself (longer than
+// the storage holds, not a valid URI): no object has that key, so it is a
+// 404 like a missing one. Other 400s (a refused signature setting) stay
+// storage errors. The body read is put back for the caller.
+func keyRefused(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var e struct{ Code string }
+	if err := xml.Unmarshal(body, &e); err != nil {
+		return false
+	}
+	return e.Code == "KeyTooLongError" || e.Code == "InvalidURI"
 }
 
 // drain reads a little of an unused body so its connection can be reused.

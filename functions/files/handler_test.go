@@ -8,8 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -19,6 +24,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
@@ -39,14 +45,25 @@ const (
 	readBase = "/functions/v1/files/read/attachments/"
 )
 
-// env is the real router with the files function, a versitygw holding the
-// bundle bucket and a seeded database receiving bandwidth rows.
+// env is the real router with the files function, a storage (a
+// versitygw holding the bundle bucket, or a local folder) and a seeded
+// database receiving bandwidth rows.
 type env struct {
 	t    *testing.T
 	url  string
 	pool *pgxpool.Pool
 	data map[string][]byte
+	// root is the local folder (storageDir), "" on S3.
+	root string
 }
+
+// The two storages files/read serves from.
+const (
+	storageS3  = "s3"
+	storageDir = "dir"
+)
+
+var storages = []string{storageS3, storageDir}
 
 func objectData(n int, seed byte) []byte {
 	b := make([]byte, n)
@@ -56,41 +73,110 @@ func objectData(n int, seed byte) []byte {
 	return b
 }
 
-func newEnv(t *testing.T) *env {
+// smallKey is a 229-byte object, for requests with many ranges.
+const smallKey = "orgs/046a36ac-e03c-4590-9257-bd6c9dba9ee8/apps/com.demo.app/small.bin"
+
+// newEnv starts the router on storage (storageS3 or storageDir) holding
+// the test objects.
+func newEnv(t *testing.T, storage string) *env {
 	t.Helper()
-	s3 := s3test.Start(t)
-	s3.CreateBucket(t, bundleurl.DefaultBucket)
 	e := &env{t: t, data: map[string][]byte{
 		zipKey:   objectData(100_000, 1),
 		oddKey:   objectData(5_000, 2),
 		deltaKey: []byte("<html>delta</html>"),
 		emptyKey: {},
+		smallKey: objectData(229, 3),
 	}}
-	for k, v := range e.data {
-		s3.PutObject(t, bundleurl.DefaultBucket, k, v)
-	}
-	signer, err := bundleurl.NewS3(bundleurl.S3Options{
-		Endpoint: s3.Endpoint, Region: s3.Region, AccessKeyID: s3.AccessKeyID, SecretAccessKey: s3.SecretAccessKey,
-		Expiry: files.SignedURLExpiry,
-	})
-	if err != nil {
-		t.Fatal(err)
+	deps := files.Deps{}
+	switch storage {
+	case storageS3:
+		s3 := s3test.Start(t)
+		s3.CreateBucket(t, bundleurl.DefaultBucket)
+		for k, v := range e.data {
+			s3.PutObject(t, bundleurl.DefaultBucket, k, v)
+		}
+		signer, err := bundleurl.NewS3(bundleurl.S3Options{
+			Endpoint: s3.Endpoint, Region: s3.Region, AccessKeyID: s3.AccessKeyID, SecretAccessKey: s3.SecretAccessKey,
+			Expiry: files.SignedURLExpiry,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.Signer = signer
+	case storageDir:
+		// The folder sits inside a parent holding a file the route
+		// must never reach.
+		parent := t.TempDir()
+		writeFile(t, filepath.Join(parent, "secret"), []byte("outside the folder"))
+		e.root = filepath.Join(parent, "bundles")
+		for k, v := range e.data {
+			writeFile(t, filepath.Join(e.root, filepath.FromSlash(k)), v)
+		}
+		dir, err := bundledir.New(e.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.Signer, deps.Client = dir, dir.Client()
+	default:
+		t.Fatalf("unknown storage %q", storage)
 	}
 	e.pool = pgtest.NewPool(t)
-	e.url = startRouter(t, signer, pgstore.New(e.pool).Recorder())
+	deps.Recorder = pgstore.New(e.pool).Recorder()
+	e.url = startRouterDeps(t, deps)
 	return e
+}
+
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startRouter serves the files function (read route only) on the real
 // router; signer may be nil (no storage configured).
 func startRouter(t *testing.T, signer files.Signer, rec store.Recorder) string {
 	t.Helper()
-	h, err := files.New(files.Deps{Signer: signer, Recorder: rec, Log: functest.Discard()})
+	return startRouterDeps(t, files.Deps{Signer: signer, Recorder: rec})
+}
+
+// startRouterDeps serves the files function with d on the real router.
+// Every request's handler is done before get returns: the bandwidth row
+// of a download is written after its body, which the client may have
+// read in full before the handler records it.
+func startRouterDeps(t *testing.T, d files.Deps) string {
+	t.Helper()
+	d.Log = functest.Discard()
+	h, err := files.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fn := server.Function{Name: "files", Handler: h, Match: files.Match, Methods: []string{http.MethodGet}}
-	return functest.Serve(t, nil, fn).URL
+	router := server.New(server.Options{Functions: []server.Function{fn}, Log: functest.Discard()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer markDone(r.Header.Get(doneHeader))
+		router.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// doneHeader carries a test request's id; handlerDone holds a channel per
+// id, closed when the server is done with that request.
+const doneHeader = "X-Test-Request"
+
+var (
+	handlerDone sync.Map // string → chan struct{}
+	requestSeq  atomic.Int64
+)
+
+func markDone(id string) {
+	if ch, ok := handlerDone.LoadAndDelete(id); ok {
+		close(ch.(chan struct{}))
+	}
 }
 
 // row is one bandwidth_usage row.
@@ -136,14 +222,30 @@ func get(t *testing.T, method, url string, header map[string]string) response {
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	return do(t, req)
+}
+
+// do sends req and waits until the server is done with it.
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	id := strconv.FormatInt(requestSeq.Add(1), 10)
+	done := make(chan struct{})
+	handlerDone.Store(id, done)
+	req.Header.Set(doneHeader, id)
 	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		handlerDone.Delete(id)
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case <-done:
+	case <-t.Context().Done():
+		t.Fatal("the server never finished the request")
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: body}
 }
@@ -164,7 +266,15 @@ func escape(key string) string {
 
 func TestRead(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	for _, storage := range storages {
+		t.Run(storage, func(t *testing.T) {
+			t.Parallel()
+			testRead(t, newEnv(t, storage))
+		})
+	}
+}
+
+func testRead(t *testing.T, e *env) {
 	zip := e.data[zipKey]
 	n := len(zip)
 	const cache = "public, max-age=31536000, immutable, no-transform"
@@ -316,7 +426,7 @@ func TestRead(t *testing.T) {
 // TestConditional: the storage's ETag and 304 pass through.
 func TestConditional(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, storageS3)
 	first := get(t, "HEAD", e.url+readBase+zipKey, nil)
 	etag := first.header.Get("ETag")
 	if etag == "" {

@@ -16,7 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
+	"syscall"
 
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
@@ -48,11 +48,13 @@ func Check(root string) error {
 	return nil
 }
 
-// Sign returns the file URL the Client fetches for req.Key.
+// Sign returns the file URL the Client fetches for req.Key. A key that
+// names no file of the folder (see [fs.ValidPath]: a leading "/", empty,
+// "." or ".." segments, …) is an error wrapping [fs.ErrNotExist].
 func (d *Dir) Sign(_ context.Context, req bundleurl.Request) (string, error) {
 	key := req.Key
-	if key == "" || strings.HasPrefix(key, "/") {
-		return "", fmt.Errorf("bundledir: invalid key %q", key)
+	if !fs.ValidPath(key) || key == "." {
+		return "", fmt.Errorf("bundledir: invalid key %q: %w", key, fs.ErrNotExist)
 	}
 	return (&url.URL{Scheme: "file", Path: "/" + key}).String(), nil
 }
@@ -63,12 +65,19 @@ func (d *Dir) Client() *http.Client {
 	return &http.Client{Transport: http.NewFileTransportFS(filesOnly{os.DirFS(d.root)})}
 }
 
-// filesOnly hides folders, so a key naming one is "not found".
+// filesOnly hides folders, so a key naming one is "not found", and
+// reports a name the folder cannot hold as "not found" too (see
+// cannotName): http.FileServer would answer 500, and the storage would
+// seem down. Other failures (permissions, no file descriptors left) stay
+// errors.
 type filesOnly struct{ fs.FS }
 
 func (f filesOnly) Open(name string) (fs.File, error) {
 	file, err := f.FS.Open(name)
 	if err != nil {
+		if cannotName(err) {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: errors.Join(fs.ErrNotExist, err)}
+		}
 		return nil, err
 	}
 	st, err := file.Stat()
@@ -77,4 +86,13 @@ func (f filesOnly) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: errors.Join(fs.ErrNotExist, err)}
 	}
 	return file, nil
+}
+
+// cannotName reports an open error that says the name itself cannot be a
+// file here: invalid (a NUL byte), too long, a file used as a folder, a
+// symbolic link loop.
+func cannotName(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) ||
+		errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, syscall.ENOTDIR) ||
+		errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EINVAL)
 }

@@ -2,10 +2,13 @@ package bundledir
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
@@ -59,8 +62,17 @@ func TestServesKeysWithRange(t *testing.T) {
 	if st, _ := get("orgs/missing.zip", ""); st != 404 {
 		t.Errorf("missing key: %d", st)
 	}
-	if st, _ := get("../../etc/passwd", ""); st != 404 {
-		t.Errorf("a key outside the folder: %d", st)
+	for _, key := range []string{"../../etc/passwd", "/etc/passwd", "orgs//missing.zip", "orgs/o/", ""} {
+		if _, err := d.Sign(context.Background(), bundleurl.Request{Key: key}); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Sign(%q) = %v, want an error wrapping fs.ErrNotExist", key, err)
+		}
+	}
+	// Names the folder cannot hold are missing files, not a failing
+	// storage (http.FileServer answers 500 for those).
+	for _, key := range []string{"orgs/a\x00b.zip", "orgs/" + strings.Repeat("a", 300), "orgs/o/apps/com.demo.app/1.0.0 beta.zip/inner"} {
+		if st, _ := get(key, ""); st != 404 {
+			t.Errorf("%q: %d, want 404", key, st)
+		}
 	}
 	if _, err := New(filepath.Join(root, "nope")); err == nil {
 		t.Error("a missing folder must be refused")
