@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
 
-.PHONY: all build dev run test test-short test-read-model-off test-pgbouncer test-race lint bench bench-compare load clean
+.PHONY: all build dev run test test-short test-read-model-off test-pgbouncer test-race fuzz lint bench bench-compare load clean
 
 all: build
 
@@ -41,6 +41,15 @@ test-pgbouncer:
 RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/...
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+## fuzz: every Go fuzz target for FUZZTIME each (seeds in testdata/fuzz also
+##       run as plain tests under make test)
+FUZZTIME ?= 10s
+FUZZ_TARGETS ?= ./functions/files:FuzzKey ./functions/files:FuzzRange
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; done
 
 ## lint: gofmt, go vet and staticcheck (when installed)
 lint:
