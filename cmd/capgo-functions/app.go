@@ -138,7 +138,7 @@ func newFunctions(cfg Config, st deviceReads, rec store.Recorder, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sh, err := stats.New(stats.Deps{Store: st, Recorder: rec, Limited: cfg.LimitedApps, Log: log.With("function", "stats")})
+	sh, err := stats.New(stats.Deps{Store: st, Recorder: rec, Limited: cfg.LimitedApps, MaxEvents: cfg.StatsMaxEvents, Log: log.With("function", "stats")})
 	if err != nil {
 		return nil, err
 	}

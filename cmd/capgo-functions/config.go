@@ -11,6 +11,7 @@ import (
 
 	channelself "github.com/capgo-functions/capgo-functions/functions/channel_self"
 	"github.com/capgo-functions/capgo-functions/functions/files"
+	"github.com/capgo-functions/capgo-functions/functions/stats"
 	"github.com/capgo-functions/capgo-functions/functions/updates"
 	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
@@ -77,6 +78,9 @@ type Config struct {
 	// ChannelSelfIPLimit is channelself.Deps.IPLimit (requests per minute):
 	// --channel-self-ip-limit, RATE_LIMIT_CHANNEL_SELF_IP.
 	ChannelSelfIPLimit int
+	// StatsMaxEvents is stats.Deps.MaxEvents: --stats-max-events,
+	// CAPGO_STATS_MAX_EVENTS.
+	StatsMaxEvents int
 
 	ShutdownTimeout time.Duration // --shutdown-timeout, CAPGO_SHUTDOWN_TIMEOUT
 	LogLevel        slog.Level    // --log-level, CAPGO_LOG_LEVEL
@@ -101,6 +105,7 @@ func Default() Config {
 		Model: readmodel.Options{MaxAge: readmodel.DefaultMaxAge, TTL: readmodel.DefaultTTL,
 			OverrideLimit: readmodel.DefaultOverrideLimit},
 		ChannelSelfIPLimit: channelself.DefaultIPLimit,
+		StatsMaxEvents:     stats.DefaultMaxEvents,
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",

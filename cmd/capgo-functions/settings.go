@@ -67,6 +67,7 @@ func (c *Config) settings(level, ack *string) []setting {
 		{"read-model-ttl", env("CAPGO_READ_MODEL_TTL"), "longest a model is used while changes are not notified (triggers missing, listener down), like 1s", &c.Model.TTL, false},
 		{"read-model-override-limit", env("CAPGO_READ_MODEL_OVERRIDE_LIMIT"), "device overrides an app's model holds whole; beyond it they are looked up per device", &c.Model.OverrideLimit, false},
 		{"channel-self-ip-limit", env("RATE_LIMIT_CHANNEL_SELF_IP"), "/channel_self requests one client IP may make per app and minute before 429 too_many_requests", &c.ChannelSelfIPLimit, false},
+		{"stats-max-events", env("CAPGO_STATS_MAX_EVENTS"), "events one /stats batch may hold; a longer batch is 413 too_many_events", &c.StatsMaxEvents, false},
 	}
 }
 

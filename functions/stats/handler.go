@@ -25,13 +25,23 @@ import (
 // per batch, each well under 64 KiB even with full metadata.
 const maxBodyBytes = 16 << 20
 
+// DefaultMaxEvents is how many events a batch may hold unless
+// Deps.MaxEvents says otherwise: the plugin's queue holds at most 200
+// events and sends them all at once (CapgoUpdater.java and
+// CapgoUpdater.swift in Cap-go/capacitor-updater), so five times that
+// leaves room for plugins that queue more.
+const DefaultMaxEvents = 1000
+
 // Deps is what the handler needs.
 type Deps struct {
 	Store    store.StatsReader
 	Recorder store.Recorder
 	// Limited is Capgo's LIMITED_APPS switch; nil limits nothing.
 	Limited plugin.LimitedApps
-	Log     *slog.Logger // nil → slog.Default()
+	// MaxEvents is the most events a batch may hold; a longer one is 413
+	// too_many_events, refused before it is decoded. 0 → DefaultMaxEvents.
+	MaxEvents int
+	Log       *slog.Logger // nil → slog.Default()
 }
 
 // Handler answers the stats function's root path.
@@ -46,6 +56,9 @@ func New(d Deps) (*Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.MaxEvents <= 0 {
+		d.MaxEvents = DefaultMaxEvents
 	}
 	return &Handler{d: d}, nil
 }
@@ -78,7 +91,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	raw, err := plugin.ParseJSONBody(data)
+	raw, err := plugin.ParseJSONEvents(data, h.d.MaxEvents)
 	if err != nil {
 		return err
 	}

@@ -157,6 +157,30 @@ func TestTableErrors(t *testing.T) {
 				events: events(mau(), stat("get"), device())},
 		},
 		{
+			name: "a NUL in defaultChannel is a 400 (PostgreSQL cannot store it; it was a 503)",
+			req:  post(event(with("defaultChannel", "prod\u0000"))),
+			want: want{status: 400, body: invalidBody(`{"message":"String must not contain the NUL character","path":["defaultChannel"],"code":"custom"}`)},
+		},
+		{
+			name: "a NUL in channel, old_version_name and a metadata key and value lists each",
+			req: post(event(with("channel", "\u0000"), with("old_version_name", "1.0.0\u0000"),
+				with("metadata", map[string]any{"k\u0000": "v", "v": "\u0000"}))),
+			want: want{status: 400, body: invalidBody(`{"message":"String must not contain the NUL character","path":["channel"],"code":"custom"},` +
+				`{"message":"String must not contain the NUL character","path":["metadata.k\u0000"],"code":"custom"},` +
+				`{"message":"String must not contain the NUL character","path":["metadata.v"],"code":"custom"},` +
+				`{"message":"String must not contain the NUL character","path":["old_version_name"],"code":"custom"}`)},
+		},
+		{
+			name:  "a batch item with a NUL in version_name is an item error; the other events are written",
+			req:   post(batch(event(action("get")), event(with("version_name", "1.0.0\u0000")), event(with("version_os", "14\u0000")))),
+			snaps: snaps(demoSnap()),
+			want: want{status: 200,
+				body: `{"status":"ok","results":[{"status":"ok","index":0},` +
+					`{"status":"error","error":"invalid_json_body","message":"Cannot parse body","index":1},` +
+					`{"status":"error","error":"invalid_json_body","message":"Cannot parse body","index":2}]}`,
+				events: events(mau(), stat("get"), device())},
+		},
+		{
 			name:  "an unknown bundle is version_not_found, recording nothing",
 			req:   post(event(with("version_name", "9.9.9"))),
 			snaps: snaps(snap(onProd)),

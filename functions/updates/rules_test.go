@@ -194,6 +194,22 @@ func TestRulesRequest(t *testing.T) {
 			want: schemaErrorJSON(issue("platform", "Platform is not supported or invalid")),
 		},
 		{
+			name: "a NUL in defaultChannel is a 400 (PostgreSQL cannot store it; it was a 503)", body: req(defaultChannel("production\u0000")),
+			snap: seeded, status: 400,
+			want: schemaErrorJSON(issue("defaultChannel", "String must not contain the NUL character")),
+		},
+		{
+			name: "a NUL in version_name, custom_id and version_os lists each", body: req(versionName("1.0.0\u0000"), set("custom_id", "\u0000"), set("version_os", "\u0000")),
+			snap: seeded, status: 400,
+			want: schemaErrorJSON(issue("custom_id", "String must not contain the NUL character"),
+				issue("version_name", "String must not contain the NUL character"), issue("version_os", "String must not contain the NUL character")),
+		},
+		{
+			// encoding/json turns invalid UTF-8 into U+FFFD, which PostgreSQL stores.
+			name: "invalid UTF-8 in a JSON body becomes U+FFFD and is accepted", body: raw(strings.Replace(string(mustJSON(t, req(defaultChannel("production")))), "production", "production\xff", 1)),
+			snap: snap(channel("production")), status: 200, want: noNewJSON, events: refused("noNew", "1.0.0"),
+		},
+		{
 			name: "missing plugin_version and a device_id that is not a UUID", body: req(set("plugin_version", nil), set("device_id", "not-a-uuid")),
 			snap: seeded, status: 400,
 			want: schemaErrorJSON(issue("device_id", "Device ID must be a valid UUID string"), issue("plugin_version", "plugin_version is required")),

@@ -75,6 +75,7 @@ const (
 	CodeMixedAppIDs     Code = "mixed_app_ids"
 	CodeVersionNotFound Code = "version_not_found"
 	CodeProcessingError Code = "processing_error"
+	CodeTooManyEvents   Code = "too_many_events"
 	// /channel_self.
 	CodeMissingChannel                 Code = "missing_channel"
 	CodeCannotOverride                 Code = "cannot_override"
@@ -170,6 +171,7 @@ var catalogue = map[Code]row{
 	// "App ID is required" or "App ID must be a reverse domain string".
 	CodeInvalidAppID:    {Status: http.StatusBadRequest, Shape: ShapeMoreInfo, Also200: true, Message: "%s"},
 	CodeMixedAppIDs:     {Status: http.StatusOK, Shape: ShapeSpread, Message: "All events in a batch must have the same app_id"},
+	CodeTooManyEvents:   {Status: http.StatusRequestEntityTooLarge, Shape: ShapePlain, Message: "A batch holds at most %d events"},
 	CodeVersionNotFound: {Status: http.StatusOK, Shape: ShapeSpread, Message: "Version not found"},
 	CodeProcessingError: {Status: http.StatusOK, Shape: ShapeItem, Message: "Error processing event"},
 

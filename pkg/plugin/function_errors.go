@@ -22,6 +22,10 @@ func InvalidAppID200(message string) *Error {
 // MixedAppIDs: a batch names more than one app.
 func MixedAppIDs() *Error { return answer(CodeMixedAppIDs, nil) }
 
+// TooManyEvents: a batch holds more events than the server takes at once
+// (ours; Capgo has no limit).
+func TooManyEvents(limit int) *Error { return answer(CodeTooManyEvents, nil, limit) }
+
 // VersionNotFound: the event's bundle does not exist.
 func VersionNotFound(appID, versionName string) *Error {
 	return answer(CodeVersionNotFound, Object{{"app_id", appID}, {"version_name", versionName}})

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Capgo's validation regexes (utils.ts). They are /i without the u flag,
@@ -73,10 +74,45 @@ func ParsePluginBody(invalidCode Code, body Body, schema Schema, requireDevice b
 			delete(m, "version_name")
 		}
 	}
-	if issues := schema(m); len(issues) > 0 {
+	if issues := append(schema(m), storable(m)...); len(issues) > 0 {
 		return nil, schemaError(invalidCode, issues)
 	}
 	return m, nil
+}
+
+// storable is a rule of ours after Capgo's schema: PostgreSQL's text and
+// jsonb cannot hold the NUL character (nor invalid UTF-8, which JSON
+// decoding already replaces but a query string can carry), so a string
+// with one would make the write or lookup fail as if the database were
+// down (503, which plugins retry forever). Every string of the object is
+// checked, and the keys and values of metadata, which is stored as jsonb.
+func storable(m map[string]any) []Issue {
+	var issues []Issue
+	check := func(path, s string) {
+		switch {
+		case strings.IndexByte(s, 0) >= 0:
+			issues = append(issues, Issue{Message: "String must not contain the NUL character", Path: []string{path}})
+		case !utf8.ValidString(s):
+			issues = append(issues, Issue{Message: "String must be valid UTF-8", Path: []string{path}})
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		switch v := m[k].(type) {
+		case string:
+			check(k, v)
+		case map[string]any:
+			if k != "metadata" {
+				continue
+			}
+			for _, mk := range sortedKeys(v) {
+				check("metadata."+mk, mk)
+				if s, ok := v[mk].(string); ok {
+					check("metadata."+mk, s)
+				}
+			}
+		}
+	}
+	return issues
 }
 
 func schemaError(code Code, issues []Issue) *Error {
