@@ -45,7 +45,7 @@ test-race:
 ## fuzz: every Go fuzz target for FUZZTIME each (seeds in testdata/fuzz also
 ##       run as plain tests under make test)
 FUZZTIME ?= 10s
-FUZZ_TARGETS ?= ./functions/files:FuzzKey ./functions/files:FuzzRange
+FUZZ_TARGETS ?= ./functions/files:FuzzKey ./functions/files:FuzzRange ./pkg/plugin:FuzzParseJSONEvents ./pkg/plugin:FuzzParsePluginBody ./functions/updates:FuzzUpdates ./functions/stats:FuzzStats ./functions/channel_self:FuzzChannelSelf
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
