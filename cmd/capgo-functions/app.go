@@ -76,6 +76,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 		}
 		reads = a.model
 	}
+	// One outage report for all functions, instead of a line per request.
+	reads = watchedReads{reads, newOutage(log.With("component", "database"), nil)}
 	fns, err := newFunctions(cfg, reads, a.recorder, log)
 	if err != nil {
 		return nil, err

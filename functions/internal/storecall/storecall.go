@@ -71,6 +71,8 @@ func Found[T any](ctx context.Context, log *slog.Logger, function string, v T, e
 // these as on_premise_app, which would tell devices their app does not
 // exist; docs/compat.md).
 func Unavailable(ctx context.Context, log *slog.Logger, function string, err error) error {
-	log.ErrorContext(ctx, function+".store_unavailable", "err", err)
+	// Debug: the server reports an outage once, with a summary while it
+	// lasts (cmd/capgo-functions/outage.go), not once per request.
+	log.DebugContext(ctx, function+".store_unavailable", "err", err)
 	return plugin.ServiceUnavailable(err)
 }

@@ -90,7 +90,7 @@ func TestFound(t *testing.T) {
 	}{
 		{"found", nil, true, 0, nil},
 		{"no such app is no snapshot", fmt.Errorf("snapshot: %w", store.ErrNotFound), false, 0, nil},
-		{"any other error is a 503, logged once", errors.New("connection refused"), false, 503, []string{"ERROR test.store_unavailable"}},
+		{"any other error is a 503, logged at Debug (the outage report is the server's)", errors.New("connection refused"), false, 503, []string{"DEBUG test.store_unavailable"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
