@@ -249,12 +249,6 @@ func forwardedPort(r *http.Request) string {
 
 // fail answers a request the upstream could not: 502 JSON, one Warn line.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The client left; there is nobody to answer and nothing wrong
-		// upstream.
-		p.log.DebugContext(r.Context(), "gateway.client_gone", "method", r.Method, "path", r.URL.Path)
-		return
-	}
 	if berr := readError(r); berr != nil {
 		// The client sent a body that cannot be read: its fault, not
 		// Supabase's, so a 400 and no Warn.
@@ -262,6 +256,12 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Connection", "close")
 		plugin.WriteError(w, r, p.log, plugin.InvalidRequestBody(berr))
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client left; there is nobody to answer and nothing wrong
+		// upstream.
+		p.log.DebugContext(r.Context(), "gateway.client_gone", "method", r.Method, "path", r.URL.Path)
 		return
 	}
 	p.log.WarnContext(r.Context(), "gateway.upstream_error", "upstream", p.upstream.String(),
