@@ -151,7 +151,7 @@ func (rt *router) route(r *http.Request) destination {
 	if canonical == p && !encodedSeparator(r.URL.RawPath) && rt.answers(p) {
 		return routeFunction
 	}
-	if rt.answers(canonical) || rt.answers(strings.ToLower(canonical)) || encodedSeparator(r.URL.RawPath) && rt.answers(strings.ToLower(p)) {
+	if rt.answers(canonical) || rt.answers(strings.ToLower(canonical)) {
 		return routeInvalid
 	}
 	return routeFallback
