@@ -82,7 +82,9 @@ func TestNonCanonicalFunctionPaths(t *testing.T) {
 
 	// The canonical paths are still ours.
 	for _, p := range []string{"/functions/v1/updates", "/functions/v1/updates/", "/functions/v1/updates?x=1",
-		"/functions/v1/files/read/attachments/orgs/o/apps/a/1.zip"} {
+		"/functions/v1/files/read/attachments/orgs/o/apps/a/1.zip",
+		// An encoded ; is part of a name (manifest files), not params.
+		"/functions/v1/files/read/attachments/orgs/o/apps/a/my%3Bfile%20x.js"} {
 		if status, body := rawDo(t, addr, http.MethodGet, p, ""); status != http.StatusOK || !strings.HasPrefix(body, `{"local":"/functions/v1/`) {
 			t.Errorf("GET %s: %d %s, want 200 from the function", p, status, body)
 		}
@@ -98,6 +100,7 @@ func TestNonCanonicalFunctionPaths(t *testing.T) {
 		"/functions/v1/other-function",
 		"/functions/v1/other-function/../x",
 		"/functions/v1/Other;x",
+		"/functions/v1/updates%3Bx",
 		"/functions/v1/files/upload_link",
 		"/functions/v1/files/../files/upload_link",
 		"/storage/v1/object/a%2Fb",

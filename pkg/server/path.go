@@ -3,27 +3,35 @@ package server
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
 
-// canonicalPath is p as a normalising proxy in front of a function may
-// read it (nginx/Kong merge slashes and resolve dot segments; other
-// servers drop ;params or take a backslash for a slash): backslashes are
-// slashes, every segment loses its ;params, empty and "." segments go,
-// ".." removes the segment before it. A trailing slash (or trailing dot
-// segment) is kept as one trailing slash. p is the decoded path, so
-// %2e%2e and %2F are already ".." and "/" here.
+// canonicalPath is the decoded path a normalising proxy in front of a
+// function may read from the escaped path p (nginx/Kong decode, merge
+// slashes and resolve dot segments; other servers drop ;params or take a
+// backslash for a slash): %2F, %5C and backslashes are slashes, every
+// segment loses its ;params (a literal ";", not an encoded %3B, which is
+// part of a name such as a manifest file's), then is decoded; empty and
+// "." segments go, ".." removes the segment before it. A trailing slash
+// (or trailing dot segment) is kept as one trailing slash.
 //
-// A canonical path is its own canonicalPath; the router answers only
-// canonical paths and refuses a non-canonical one whose canonical form
-// (in any letter case) is a function's.
+// A canonical request is one whose decoded path is canonicalPath of its
+// escaped path and that encodes no separator; the router answers only
+// those, and refuses a non-canonical one whose canonical form (in any
+// letter case) is a function's.
 func canonicalPath(p string) string {
-	p = strings.ReplaceAll(p, `\`, "/")
+	p = separators.Replace(p)
 	segs := strings.Split(p, "/")
 	out := make([]string, 0, len(segs))
+	last := ""
 	for _, s := range segs {
 		s, _, _ = strings.Cut(s, ";")
+		if dec, err := url.PathUnescape(s); err == nil {
+			s = dec
+		}
+		last = s
 		switch s {
 		case "", ".":
 		case "..":
@@ -35,11 +43,14 @@ func canonicalPath(p string) string {
 		}
 	}
 	c := "/" + strings.Join(out, "/")
-	if last := segs[len(segs)-1]; len(out) > 0 && (last == "" || last == "." || last == "..") {
+	if len(out) > 0 && (last == "" || last == "." || last == "..") {
 		c += "/"
 	}
 	return c
 }
+
+// separators are the spellings of a path separator a proxy may decode.
+var separators = strings.NewReplacer(`\`, "/", "%2F", "/", "%2f", "/", "%5C", "/", "%5c", "/")
 
 // encodedSeparator reports whether an escaped path spells a separator
 // encoded (%2F, %5C), which a decoding proxy turns into a real one.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -26,19 +27,25 @@ func FuzzRouter(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code == 299 && ours(req.URL.Path) {
+		if rec.Code == 299 && ours(req.URL.EscapedPath()) {
 			t.Errorf("%q (path %q) reached the fallback", target, req.URL.Path)
 		}
 	})
 }
 
-// ours is the oracle: does a normalising gateway read p as a path of the
-// router newHandler builds (updates, stats, files/read/attachments/…)?
+// ours is the oracle: does a normalising gateway read the escaped path p
+// as a path of the router newHandler builds (updates, stats,
+// files/read/attachments/…)? Separators may be encoded; a literal ;
+// starts a segment's params.
 func ours(p string) bool {
 	var segs []string
-	for _, s := range strings.FieldsFunc(strings.ToLower(p), func(r rune) bool { return r == '/' || r == '\\' }) {
+	p = strings.NewReplacer("%2f", "/", "%5c", "/").Replace(strings.ToLower(p))
+	for _, s := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
 		if i := strings.IndexByte(s, ';'); i >= 0 {
 			s = s[:i]
+		}
+		if dec, err := url.PathUnescape(s); err == nil {
+			s = dec
 		}
 		switch s {
 		case "", ".":

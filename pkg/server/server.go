@@ -147,7 +147,7 @@ const (
 // other path is the fallback's, untouched.
 func (rt *router) route(r *http.Request) destination {
 	p := r.URL.Path
-	canonical := canonicalPath(p)
+	canonical := canonicalPath(r.URL.EscapedPath())
 	if canonical == p && !encodedSeparator(r.URL.RawPath) && rt.answers(p) {
 		return routeFunction
 	}
