@@ -38,14 +38,14 @@ test-pgbouncer:
 	PGTEST_POOLER=pgbouncer $(GO) test -count=1 -run 'Conformance/defaults|AnotherApp' ./pkg/readmodel/
 
 ## test-race: the packages with concurrency under the race detector
-RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/...
+RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/... ./pkg/server/... ./pkg/clientaddr/...
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
 ## fuzz: every Go fuzz target for FUZZTIME each (seeds in testdata/fuzz also
 ##       run as plain tests under make test)
 FUZZTIME ?= 10s
-FUZZ_TARGETS ?= ./functions/files:FuzzKey ./functions/files:FuzzRange ./pkg/plugin:FuzzParseJSONEvents ./pkg/plugin:FuzzParsePluginBody ./functions/updates:FuzzUpdates ./functions/stats:FuzzStats ./functions/channel_self:FuzzChannelSelf
+FUZZ_TARGETS ?= ./functions/files:FuzzKey ./functions/files:FuzzRange ./pkg/plugin:FuzzParseJSONEvents ./pkg/plugin:FuzzParsePluginBody ./functions/updates:FuzzUpdates ./functions/stats:FuzzStats ./functions/channel_self:FuzzChannelSelf ./pkg/server:FuzzRouter
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \

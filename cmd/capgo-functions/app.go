@@ -91,7 +91,12 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 			return nil, err
 		}
 	}
-	a.handler = server.New(server.Options{Functions: fns, Fallback: fallback, CORSOrigins: cfg.CORSOrigins, Log: log})
+	trust, err := cfg.trust()
+	if err != nil {
+		return nil, err
+	}
+	a.handler = server.New(server.Options{Functions: fns, Fallback: fallback, CORSOrigins: cfg.CORSOrigins,
+		BodyTimeout: cfg.BodyTimeout, Trust: trust, Log: log})
 	return a, nil
 }
 

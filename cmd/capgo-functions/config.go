@@ -15,6 +15,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/functions/updates"
 	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/readmodel"
@@ -82,9 +83,33 @@ type Config struct {
 	// CAPGO_STATS_MAX_EVENTS.
 	StatsMaxEvents int
 
+	// The edge (README "Connections and clients"): TrustedProxies is
+	// --trusted-proxies, CAPGO_TRUSTED_PROXIES (comma-separated CIDRs);
+	// BodyTimeout is --body-timeout, CAPGO_BODY_TIMEOUT; MaxConnections is
+	// --max-connections, CAPGO_MAX_CONNECTIONS.
+	TrustedProxies string
+	BodyTimeout    time.Duration
+	MaxConnections int
+
 	ShutdownTimeout time.Duration // --shutdown-timeout, CAPGO_SHUTDOWN_TIMEOUT
 	LogLevel        slog.Level    // --log-level, CAPGO_LOG_LEVEL
 	LogFormat       string        // --log-format, CAPGO_LOG_FORMAT (text|json)
+}
+
+// Defaults of the edge settings.
+const (
+	// DefaultBodyTimeout: a device's body is under 1 KiB; 10 s is ample
+	// on a bad mobile link and bounds a slow-body client.
+	DefaultBodyTimeout = 10 * time.Second
+	// DefaultMaxConnections keeps well under a default 65536 open-file
+	// limit while leaving room for the gateway's upstream connections
+	// and the database pool.
+	DefaultMaxConnections = 4096
+)
+
+// trust is the parsed --trusted-proxies.
+func (c Config) trust() (*clientaddr.Trust, error) {
+	return clientaddr.Parse(strings.Split(c.TrustedProxies, ","))
 }
 
 // Default is the configuration with no flag and no environment.
@@ -106,6 +131,8 @@ func Default() Config {
 			OverrideLimit: readmodel.DefaultOverrideLimit},
 		ChannelSelfIPLimit: channelself.DefaultIPLimit,
 		StatsMaxEvents:     stats.DefaultMaxEvents,
+		BodyTimeout:        DefaultBodyTimeout,
+		MaxConnections:     DefaultMaxConnections,
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
@@ -185,6 +212,9 @@ func (c Config) validate() []error {
 	}
 	if c.Proxy {
 		errs = append(errs, c.validateProxy()...)
+	}
+	if _, err := c.trust(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Recorder.Validate(); err != nil {
 		errs = append(errs, err)

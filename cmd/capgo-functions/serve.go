@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 )
 
@@ -36,12 +38,18 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), a.closeWithin(cfg.ShutdownTimeout))
 	}
+	// At --max-connections open connections, Accept waits for one to
+	// close: new clients wait in the kernel's listen backlog (and are
+	// refused or time out when that fills) rather than being accepted
+	// beyond what the process can hold.
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	srv := &http.Server{
 		Handler: a.handler,
 		// No ReadTimeout or WriteTimeout: they bound a whole request or
 		// answer, and would cut multi-GB uploads and downloads through the
 		// gateway and files/read. Slow clients are bounded by the header
-		// timeout; idle keep-alive connections by IdleTimeout.
+		// timeout, a device function's body by --body-timeout (pkg/server);
+		// idle keep-alive connections by IdleTimeout.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

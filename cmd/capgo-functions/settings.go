@@ -68,6 +68,9 @@ func (c *Config) settings(level, ack *string) []setting {
 		{"read-model-override-limit", env("CAPGO_READ_MODEL_OVERRIDE_LIMIT"), "device overrides an app's model holds whole; beyond it they are looked up per device", &c.Model.OverrideLimit, false},
 		{"channel-self-ip-limit", env("RATE_LIMIT_CHANNEL_SELF_IP"), "/channel_self requests one client IP may make per app and minute before 429 too_many_requests", &c.ChannelSelfIPLimit, false},
 		{"stats-max-events", env("CAPGO_STATS_MAX_EVENTS"), "events one /stats batch may hold; a longer batch is 413 too_many_events", &c.StatsMaxEvents, false},
+		{"trusted-proxies", env("CAPGO_TRUSTED_PROXIES"), "comma-separated CIDRs of proxies whose X-Forwarded-For/-Host/-Proto and X-Real-IP are believed; empty: the connection is the client", &c.TrustedProxies, false},
+		{"body-timeout", env("CAPGO_BODY_TIMEOUT"), "how long a device function's request body may take to arrive, like 10s; proxied paths are not bounded", &c.BodyTimeout, false},
+		{"max-connections", env("CAPGO_MAX_CONNECTIONS"), "open client connections at most; further ones wait in the kernel's listen backlog until one closes", &c.MaxConnections, false},
 	}
 }
 

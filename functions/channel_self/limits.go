@@ -1,11 +1,11 @@
 package channelself
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/ratelimit"
 )
@@ -87,23 +87,9 @@ func (l *limits) tooMany(info plugin.Object, resetAt time.Time) error {
 	return plugin.TooManyRequests(info, time.UnixMilli(resetMs), time.UnixMilli(nowMs))
 }
 
-// clientIP is the first X-Forwarded-For entry, else X-Real-IP, else the
-// connection's remote address. The headers are trusted: that is right
-// behind a proxy that sets them (Kong, a load balancer) and lets a client
-// that reaches the server directly pick its own key, as with Capgo.
+// clientIP is the client's address as pkg/server works it out
+// (clientaddr): the connection's, or what a trusted proxy forwarded
+// (--trusted-proxies), so a client cannot choose its own key.
 func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if ip := strings.TrimSpace(first); ip != "" {
-			return ip
-		}
-	}
-	if ip := strings.TrimSpace(r.Header.Get("X-Real-IP")); ip != "" {
-		return ip
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return clientaddr.Of(r).IP
 }

@@ -27,6 +27,7 @@ import (
 
 	channelself "github.com/capgo-functions/capgo-functions/functions/channel_self"
 	"github.com/capgo-functions/capgo-functions/internal/fakeclock"
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
@@ -352,6 +353,19 @@ type fixture struct {
 	deps  channelself.Deps
 	store *fakeStore
 	rec   *capture
+	trust *clientaddr.Trust // the router's --trusted-proxies
+}
+
+// trustProxy makes the test requests' peer (httptest's 192.0.2.1) a
+// trusted proxy, whose X-Forwarded-For and X-Real-IP name the client.
+func trustProxy() option {
+	return func(f *fixture) {
+		t, err := clientaddr.Parse([]string{"192.0.2.0/24"})
+		if err != nil {
+			panic(err)
+		}
+		f.trust = t
+	}
 }
 
 // ipLimit sets the per app+IP limit per minute.
@@ -391,7 +405,7 @@ func (r row) run(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := server.New(server.Options{Log: slog.New(slog.DiscardHandler), Functions: []server.Function{{
+	router := server.New(server.Options{Log: slog.New(slog.DiscardHandler), Trust: f.trust, Functions: []server.Function{{
 		Name: "channel_self", Handler: h, Methods: []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodGet}}}})
 
 	for i, s := range r.steps {

@@ -63,7 +63,7 @@ func TestTableRateLimits(t *testing.T) {
 	runRows(t, []row{
 		{
 			name: "one IP's requests per app and minute; bad requests do not count",
-			snap: snap(), opts: []option{ipLimit(3)},
+			snap: snap(), opts: []option{ipLimit(3), trustProxy()},
 			steps: slices.Concat(notCounted, []step{
 				{req: xff(getAs(1)), status: 200, body: def},
 				{req: xff(getAs(2)), status: 200, body: def},
@@ -79,6 +79,18 @@ func TestTableRateLimits(t *testing.T) {
 				{after: 500 * time.Millisecond, req: xff(getAs(10)), status: 200, body: def},
 			}),
 			events: newGets(1, 2, 3, 7, 8, 10),
+		},
+		{
+			// Without --trusted-proxies the connection is the client.
+			name: "a forged X-Forwarded-For or X-Real-IP does not evade the IP limit",
+			snap: snap(), opts: []option{ipLimit(2)},
+			steps: []step{
+				{req: getAs(1).from("X-Forwarded-For", "198.51.100.1"), status: 200, body: def},
+				{req: getAs(2).from("X-Forwarded-For", "198.51.100.2"), status: 200, body: def},
+				{req: getAs(3).from("X-Forwarded-For", "198.51.100.3"), status: 429, body: ipLimited(60), header: retryHeaders("1800000061", 60)},
+				{req: getAs(4).from("X-Real-IP", "198.51.100.4"), status: 429, body: ipLimited(60)},
+			},
+			events: newGets(1, 2),
 		},
 		{
 			name: "requests the device limiter refuses do not count for the IP",

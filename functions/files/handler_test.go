@@ -351,8 +351,11 @@ func testRead(t *testing.T, e *env) {
 			name: "missing object HEAD is 404", method: "HEAD", path: "orgs/x/apps/y/none.zip", status: 404,
 		},
 		{
+			// The router refuses a non-canonical path before the handler
+			// (pkg/server); the handler's own 404 for dot segments is the
+			// second line of defence.
 			name: "dot segments are refused", method: "GET", path: "orgs/x/apps/y/../../../etc/passwd",
-			status: 404, json: map[string]any{"error": "not_found", "message": "Not found"},
+			status: 400, json: map[string]any{"error": "invalid_path", "message": "Path is not in canonical form"},
 		},
 		{
 			name: "the key query param is ignored", method: "GET", path: zipKey + "?key=wrong-checksum",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -216,28 +217,15 @@ func filesURL(base, path string) string {
 }
 
 // publicBase is the externally visible scheme://host of a request: the
-// configured base when set, else X-Forwarded-Proto/X-Forwarded-Host (first
-// values), else the request's own scheme and Host. The handler works it
-// out once per answer, for its own links and the signer's.
+// configured base when set, else the scheme and host the client called as
+// pkg/server works them out (clientaddr: X-Forwarded-Proto/-Host only from
+// a trusted proxy, and the host only when it is a bare host[:port]; else
+// the request's own scheme and Host). The handler works it out once per
+// answer, for its own links and the signer's.
 func publicBase(configured string, r *http.Request) string {
 	if configured != "" {
 		return configured
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
-		scheme = p
-	}
-	host := r.Host
-	if fh := firstValue(r.Header.Get("X-Forwarded-Host")); fh != "" {
-		host = fh
-	}
-	return scheme + "://" + host
-}
-
-func firstValue(v string) string {
-	first, _, _ := strings.Cut(v, ",")
-	return strings.TrimSpace(first)
+	c := clientaddr.Of(r)
+	return c.Scheme + "://" + c.Host
 }

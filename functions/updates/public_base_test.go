@@ -31,6 +31,10 @@ func TestSignerGetsThePublicBase(t *testing.T) {
 			want: "https://devices.example"},
 		{name: "the configured public URL wins", configured: "https://capgo.example/", header: []string{"X-Forwarded-Host", "devices.example"},
 			want: "https://capgo.example"},
+		// "" wants the host the test client called.
+		{name: "a forwarded host that is not a bare host[:port] is ignored", header: []string{"X-Forwarded-Host", "evil.example/x?"}},
+		{name: "a forwarded host with user info is ignored", header: []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "a@evil.example"},
+			want: "https://"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,6 +43,12 @@ func TestSignerGetsThePublicBase(t *testing.T) {
 			body, _ := json.Marshal(functest.With(functest.BaseBody(functest.NewDeviceID()), map[string]any{"version_name": "1.1.0"}))
 			res := e.Do(http.MethodPost, e.Path, body, tc.header...)
 			got, _ := res.Object(t)["url"].(string)
+			switch tc.want {
+			case "":
+				tc.want = e.URL
+			case "https://":
+				tc.want = "https://" + strings.TrimPrefix(e.URL, "http://")
+			}
 			if want := tc.want + "/storage/v1/object/sign/capgo/" + key + "?token="; res.Status != 200 || !strings.HasPrefix(got, want) {
 				t.Errorf("%d url %q, want prefix %q (%s)", res.Status, got, want, res.Raw)
 			}

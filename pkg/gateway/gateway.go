@@ -13,7 +13,10 @@
 //     answers flush as they arrive);
 //   - websocket upgrades (/realtime/v1/websocket) are passed through;
 //   - when the gateway cannot be reached the client gets a JSON 502
-//     bad_gateway (plugin.BadGateway), logged once at Warn with the upstream.
+//     bad_gateway (plugin.BadGateway), logged once at Warn with the upstream;
+//   - when the client's own request body cannot be read (a malformed
+//     chunked encoding, a connection cut mid-body) the client gets a JSON
+//     400 invalid_request_body, logged at Debug only: Supabase is fine.
 //
 // What it leaves to others: deciding which paths are ours (pkg/server
 // hands the proxy everything else as its Fallback) and CORS, which Kong's
@@ -24,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +35,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
@@ -178,7 +183,43 @@ func (p *Proxy) Upstream() *url.URL { u := *p.upstream; return &u }
 
 // ServeHTTP forwards r to the upstream.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		// fail must tell a body the client broke from an upstream that
+		// failed; the transport's error does not say which side it was.
+		// ReverseProxy wraps the body it sends, so fail finds this one
+		// through the context.
+		cb := &clientBody{ReadCloser: r.Body}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, cb))
+		r.Body = cb
+	}
 	p.rp.ServeHTTP(w, r)
+}
+
+// clientBody is the client's request body, remembering the first error
+// reading it (a malformed chunked encoding, a connection cut mid-body).
+type clientBody struct {
+	io.ReadCloser
+	err atomic.Pointer[error]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+type clientBodyKey struct{}
+
+// readError is the error reading r's body, if reading it failed.
+func readError(r *http.Request) error {
+	if b, ok := r.Context().Value(clientBodyKey{}).(*clientBody); ok {
+		if err := b.err.Load(); err != nil {
+			return *err
+		}
+	}
+	return nil
 }
 
 // rewrite points the outbound request at the upstream. Rewrite (unlike
@@ -208,6 +249,15 @@ func forwardedPort(r *http.Request) string {
 
 // fail answers a request the upstream could not: 502 JSON, one Warn line.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if berr := readError(r); berr != nil {
+		// The client sent a body that cannot be read: its fault, not
+		// Supabase's, so a 400 and no Warn.
+		p.log.DebugContext(r.Context(), "gateway.client_body_error", "method", r.Method, "path", r.URL.Path, "err", berr)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Connection", "close")
+		plugin.WriteError(w, r, p.log, plugin.InvalidRequestBody(berr))
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client left; there is nobody to answer and nothing wrong
 		// upstream.

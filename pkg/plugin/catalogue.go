@@ -92,6 +92,10 @@ const (
 	CodePreconditionFailed   Code = "precondition_failed"
 	// The gateway proxy.
 	CodeBadGateway Code = "bad_gateway"
+	// The edge (pkg/server, pkg/gateway): requests refused before any
+	// function or the gateway sees them.
+	CodeInvalidPath        Code = "invalid_path"
+	CodeInvalidRequestBody Code = "invalid_request_body"
 )
 
 // Update response kinds (the `kind` key of /updates 200 answers, which
@@ -193,6 +197,9 @@ var catalogue = map[Code]row{
 	CodePreconditionFailed:   {Status: http.StatusPreconditionFailed, Shape: ShapePlain, Message: "Precondition failed"},
 
 	CodeBadGateway: {Status: http.StatusBadGateway, Shape: ShapePlain, Message: "Supabase gateway unavailable, retry later"},
+
+	CodeInvalidPath:        {Status: http.StatusBadRequest, Shape: ShapePlain, Message: "Path is not in canonical form"},
+	CodeInvalidRequestBody: {Status: http.StatusBadRequest, Shape: ShapePlain, Message: "Cannot read the request body"},
 }
 
 // UpdateKind is the kind of an /updates 200 answer with this code, as

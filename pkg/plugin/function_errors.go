@@ -102,3 +102,18 @@ func PreconditionFailed() *Error { return answer(CodePreconditionFailed, nil) }
 
 // BadGateway: the Supabase gateway cannot be reached.
 func BadGateway() *Error { return answer(CodeBadGateway, nil) }
+
+// ---- The edge: the pre-router and the gateway proxy. ----
+
+// InvalidPath: a path that only a non-canonical spelling (dot segments,
+// doubled slashes, encoded separators, ;params, other letter case) makes
+// a function path; it is neither answered nor proxied.
+func InvalidPath() *Error { return answer(CodeInvalidPath, nil) }
+
+// InvalidRequestBody: the client's request body could not be read (a
+// malformed chunked encoding, a connection cut mid-body).
+func InvalidRequestBody(cause error) *Error {
+	e := answer(CodeInvalidRequestBody, nil)
+	e.Err = cause
+	return e
+}

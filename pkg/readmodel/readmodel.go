@@ -250,9 +250,6 @@ func (s *Store) drop(appID string, e *entry) {
 	s.bytes -= e.bytes
 }
 
-// errNoModel says the app's model cannot answer this request alone.
-var errNoModel = errors.New("read model: not in the model")
-
 // get returns the app's model (nil when the app does not exist), loading
 // it when needed. A model invalidated while it loaded is loaded again.
 func (s *Store) get(ctx context.Context, appID string) (*model, *entry, error) {

@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
@@ -64,7 +66,15 @@ type Options struct {
 	// CORSOrigins are extra allowed origins (Capgo's WEBAPP_URL and
 	// CORS_ALLOWED_ORIGINS).
 	CORSOrigins []string
-	Log         *slog.Logger
+	// BodyTimeout bounds reading a function request's body, from the
+	// moment the router gets the request (its headers are read); zero
+	// means no bound. Proxied requests are not bounded (uploads of any
+	// size and duration go through the gateway).
+	BodyTimeout time.Duration
+	// Trust names the proxies whose forwarded headers are believed for
+	// the function routes (clientaddr.Of); nil trusts no one.
+	Trust *clientaddr.Trust
+	Log   *slog.Logger
 }
 
 // New returns the router.
@@ -74,7 +84,8 @@ func New(o Options) http.Handler {
 	}
 	e := newEcho(o.Log)
 	cors := newCORS(o.CORSOrigins).middleware
-	rt := &router{echo: e, fallback: o.Fallback, functions: make(map[string]func(string) bool, len(o.Functions))}
+	rt := &router{echo: e, fallback: o.Fallback, functions: make(map[string]func(string) bool, len(o.Functions)),
+		log: o.Log, bodyTimeout: o.BodyTimeout, trust: o.Trust}
 	if rt.fallback == nil {
 		rt.fallback = notFound(o.Log)
 	}
@@ -99,18 +110,61 @@ func New(o Options) http.Handler {
 type router struct {
 	echo *echo.Echo
 	// functions maps a function name to the sub-paths it answers.
-	functions map[string]func(sub string) bool
-	fallback  http.Handler
+	functions   map[string]func(sub string) bool
+	fallback    http.Handler
+	log         *slog.Logger
+	bodyTimeout time.Duration
+	trust       *clientaddr.Trust
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if name, sub, ok := splitFunctionPath(r.URL.Path); ok {
-		if answers := rt.functions[name]; answers != nil && answers(sub) {
-			rt.echo.ServeHTTP(w, r)
-			return
+	switch rt.route(r) {
+	case routeFunction:
+		if rt.bodyTimeout > 0 {
+			limitBodyTime(w, r, rt.bodyTimeout)
 		}
+		rt.echo.ServeHTTP(w, rt.trust.Attach(r))
+	case routeInvalid:
+		setRequestID(w.Header(), r)
+		w.Header().Set("Cache-Control", "no-store")
+		plugin.WriteError(w, r, rt.log, plugin.InvalidPath())
+	default:
+		rt.fallback.ServeHTTP(w, r)
 	}
-	rt.fallback.ServeHTTP(w, r)
+}
+
+// A destination is where the pre-router sends a request.
+type destination int
+
+const (
+	routeFallback destination = iota
+	routeFunction
+	routeInvalid
+)
+
+// route decides: a canonical path some function answers goes to echo; a
+// path that only normalises (canonicalPath) into one is invalid; every
+// other path is the fallback's, untouched.
+func (rt *router) route(r *http.Request) destination {
+	p := r.URL.Path
+	canonical := canonicalPath(r.URL.EscapedPath())
+	if canonical == p && !encodedSeparator(r.URL.RawPath) && rt.answers(p) {
+		return routeFunction
+	}
+	if rt.answers(canonical) || rt.answers(strings.ToLower(canonical)) {
+		return routeInvalid
+	}
+	return routeFallback
+}
+
+// answers reports whether a function answers path p as written.
+func (rt *router) answers(p string) bool {
+	name, sub, ok := splitFunctionPath(p)
+	if !ok {
+		return false
+	}
+	answers := rt.functions[name]
+	return answers != nil && answers(sub)
 }
 
 // splitFunctionPath splits /functions/v1/<name>[/<sub>] into the name and

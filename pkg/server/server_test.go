@@ -23,7 +23,15 @@ var echoMethod = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func newRouter(t *testing.T, fallback http.Handler) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(server.New(server.Options{
+	srv := httptest.NewServer(newHandler(fallback))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newHandler is the router with updates, stats and files (answering only
+// /read/attachments/…) in front of fallback.
+func newHandler(fallback http.Handler) http.Handler {
+	return server.New(server.Options{
 		Functions: []server.Function{
 			{Name: "updates", Handler: echoMethod, CORS: true},
 			{Name: "stats", Handler: echoMethod, Methods: []string{http.MethodGet, http.MethodPost}},
@@ -32,9 +40,7 @@ func newRouter(t *testing.T, fallback http.Handler) *httptest.Server {
 		},
 		Fallback: fallback,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 // The CORS headers Capgo's Hono cors middleware (hono 4.12.23) sends.

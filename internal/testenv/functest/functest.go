@@ -36,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -62,10 +63,16 @@ type Env struct {
 
 // Serve starts the real router with fn alone (and a logger that discards
 // everything) and stops it when the test ends. pool is the database fn
-// works on; it may be nil.
+// works on; it may be nil. The test client stands in for a proxy: the
+// loopback addresses are trusted proxies (--trusted-proxies), so a test
+// names a device's IP or host with X-Forwarded-* headers.
 func Serve(tb testing.TB, pool *pgxpool.Pool, fn server.Function) *Env {
 	tb.Helper()
-	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{fn}, Log: Discard()}))
+	trust, err := clientaddr.Parse([]string{"127.0.0.0/8", "::1/128"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(server.Options{Functions: []server.Function{fn}, Trust: trust, Log: Discard()}))
 	tb.Cleanup(srv.Close)
 	return &Env{TB: tb, Pool: pool, URL: srv.URL, Path: "/functions/v1/" + fn.Name}
 }
