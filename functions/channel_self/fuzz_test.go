@@ -3,6 +3,7 @@ package channelself_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,7 @@ func FuzzChannelSelf(f *testing.F) {
 	f.Add(uint8(2), "app_id=com.demo.app&device_id=6F0F6A1C-3B0E-4C61-9D8A-2D5B8E1F7A42&platform=ios&version_name=1.0.0&version_build=1.0&custom_id=%00", []byte(nil))
 	f.Add(uint8(3), "app_id=com.demo.app&platform=android&is_emulator=true&key_id=%FF", []byte(nil))
 	f.Fuzz(func(t *testing.T, method uint8, query string, data []byte) {
-		h, err := channelself.New(channelself.Deps{Store: &fakeStore{snap: snap()}, Recorder: &capture{}, Now: fakeclock.New(start).Now,
+		h, err := channelself.New(channelself.Deps{Store: &fakeStore{snap: snap()}, Recorder: &functest.Capture{}, Now: fakeclock.New(start).Now,
 			Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

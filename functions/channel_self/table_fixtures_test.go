@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -303,24 +304,6 @@ func (f *fakeStore) UpsertOverride(_ context.Context, o store.ChannelOverride) e
 	return nil
 }
 
-// capture is a store.Recorder that keeps what it is given, or refuses
-// everything with err.
-type capture struct {
-	mu     sync.Mutex
-	err    error
-	events []plugin.Event
-}
-
-func (c *capture) Record(_ context.Context, evs ...plugin.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
-	c.events = append(c.events, evs...)
-	return nil
-}
-
 // ---- Rows ----
 
 // row is one rule: what the store holds, the requests the device sends in
@@ -352,7 +335,7 @@ type option func(*fixture)
 type fixture struct {
 	deps  channelself.Deps
 	store *fakeStore
-	rec   *capture
+	rec   *functest.Capture
 	trust *clientaddr.Trust // the router's --trusted-proxies
 }
 
@@ -382,7 +365,7 @@ func deleteFails() option { return func(f *fixture) { f.store.failDelete = true 
 func upsertFails() option { return func(f *fixture) { f.store.failUpsert = true } }
 
 // recorderClosed: the recorder takes nothing (shutting down).
-func recorderClosed() option { return func(f *fixture) { f.rec.err = store.ErrClosed } }
+func recorderClosed() option { return func(f *fixture) { f.rec.Err = store.ErrClosed } }
 
 func runRows(t *testing.T, rows []row) {
 	t.Helper()
@@ -396,7 +379,7 @@ func runRows(t *testing.T, rows []row) {
 
 func (r row) run(t *testing.T) {
 	clock := fakeclock.New(start)
-	f := &fixture{store: &fakeStore{snap: r.snap}, rec: &capture{}}
+	f := &fixture{store: &fakeStore{snap: r.snap}, rec: &functest.Capture{}}
 	f.deps = channelself.Deps{Store: f.store, Recorder: f.rec, Now: clock.Now, Log: slog.New(slog.DiscardHandler)}
 	for _, o := range r.opts {
 		o(f)
@@ -414,7 +397,7 @@ func (r row) run(t *testing.T) {
 		router.ServeHTTP(res, s.req.httpRequest(t))
 		checkAnswer(t, fmt.Sprintf("step %d (%s)", i, s.req.method), res, s.status, s.body, s.header)
 	}
-	if d := cmp.Diff(r.events, f.rec.events, cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(r.events, f.rec.Events(), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("events recorded (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff(r.writes, f.store.writes, cmpopts.EquateEmpty()); d != "" {

@@ -3,6 +3,7 @@ package stats_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ func FuzzStats(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h, err := stats.New(stats.Deps{Store: &fakeStore{snaps: snaps(demoSnap())}, Recorder: &capture{}, MaxEvents: 8,
+		h, err := stats.New(stats.Deps{Store: &fakeStore{snaps: snaps(demoSnap())}, Recorder: &functest.Capture{}, MaxEvents: 8,
 			Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package stats_test
 
 import (
 	"bytes"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -66,7 +67,7 @@ func TestBatchLimitBoundsMemory(t *testing.T) {
 		body.WriteString(`{"action":"set"}`)
 	}
 	body.WriteByte(']')
-	h, err := stats.New(stats.Deps{Store: &fakeStore{snaps: snaps(demoSnap())}, Recorder: &capture{}, Log: slog.New(slog.DiscardHandler)})
+	h, err := stats.New(stats.Deps{Store: &fakeStore{snaps: snaps(demoSnap())}, Recorder: &functest.Capture{}, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

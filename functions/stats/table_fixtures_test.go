@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -235,24 +236,6 @@ func (f *fakeStore) StatsSnapshots(_ context.Context, qs []store.StatsQuery) ([]
 	return out, errs, nil
 }
 
-// capture is a store.Recorder that keeps what it is given, or refuses
-// everything with err.
-type capture struct {
-	mu     sync.Mutex
-	err    error
-	events []plugin.Event
-}
-
-func (c *capture) Record(_ context.Context, evs ...plugin.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
-	c.events = append(c.events, evs...)
-	return nil
-}
-
 // ---- Rows ----
 
 // row is one rule: what the device sends, what the store holds, and the
@@ -282,7 +265,7 @@ type option func(*fixture)
 type fixture struct {
 	deps  stats.Deps
 	store *fakeStore
-	rec   *capture
+	rec   *functest.Capture
 }
 
 // limited lists the demo app in LIMITED_APPS (always refused).
@@ -292,7 +275,7 @@ func limited() option { return func(f *fixture) { f.deps.Limited = plugin.Limite
 func storeDown() option { return func(f *fixture) { f.store.err = errors.New("connection refused") } }
 
 // recorderClosed: the recorder takes nothing (shutting down).
-func recorderClosed() option { return func(f *fixture) { f.rec.err = store.ErrClosed } }
+func recorderClosed() option { return func(f *fixture) { f.rec.Err = store.ErrClosed } }
 
 func runRows(t *testing.T, rows []row) {
 	t.Helper()
@@ -305,7 +288,7 @@ func runRows(t *testing.T, rows []row) {
 }
 
 func (r row) run(t *testing.T) {
-	f := &fixture{store: &fakeStore{snaps: r.snaps}, rec: &capture{}}
+	f := &fixture{store: &fakeStore{snaps: r.snaps}, rec: &functest.Capture{}}
 	if f.store.snaps == nil {
 		f.store.snaps = snaps()
 	}
@@ -323,7 +306,7 @@ func (r row) run(t *testing.T) {
 	res := httptest.NewRecorder()
 	router.ServeHTTP(res, r.req.httpRequest(t))
 	checkAnswer(t, res, r.want.status, r.want.body, r.want.header)
-	if d := cmp.Diff(r.want.events, f.rec.events, cmpopts.EquateEmpty()); d != "" {
+	if d := cmp.Diff(r.want.events, f.rec.Events(), cmpopts.EquateEmpty()); d != "" {
 		t.Errorf("events recorded (-want +got):\n%s", d)
 	}
 	if r.want.queries != nil {

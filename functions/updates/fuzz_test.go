@@ -3,6 +3,7 @@ package updates
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,7 +28,7 @@ func FuzzUpdates(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h, err := New(Deps{Store: &fakeStore{snap: snap(channel("production"))}, Recorder: &captureRecorder{}, Signer: s3Signer(),
+		h, err := New(Deps{Store: &fakeStore{snap: snap(channel("production"))}, Recorder: &functest.Capture{}, Signer: s3Signer(),
 			PublicURL: "http://capgo.test", Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

@@ -35,7 +35,7 @@ type sizeRow struct {
 func (r sizeRow) run(t *testing.T) {
 	t.Helper()
 	st := &fakeSizer{rows: r.rows, sizeErr: r.sizeErr}
-	d := Deps{Store: st, Recorder: &captureRecorder{}, Log: slog.New(slog.DiscardHandler)}
+	d := Deps{Store: st, Recorder: &functest.Capture{}, Log: slog.New(slog.DiscardHandler)}
 	if r.noSizer {
 		d.Store = &st.fakeStore
 	}

@@ -14,7 +14,7 @@ import (
 func TestRoutes(t *testing.T) {
 	t.Parallel()
 	st := &fakeSizer{fakeStore: fakeStore{snap: snap(channel("production"))}}
-	h, err := New(Deps{Store: st, Recorder: &captureRecorder{}, Log: functest.Discard()})
+	h, err := New(Deps{Store: st, Recorder: &functest.Capture{}, Log: functest.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ type updateRow struct {
 func (r updateRow) run(t *testing.T) {
 	t.Helper()
 	st := &fakeStore{snap: r.snap, err: r.storeErr}
-	rec := &captureRecorder{err: r.recErr}
+	rec := &functest.Capture{Err: r.recErr}
 	d := Deps{Store: st, Recorder: rec, Signer: s3Signer(), PublicURL: "http://capgo.test", Log: slog.New(slog.DiscardHandler)}
 	if r.deps != nil {
 		r.deps(&d)
@@ -65,7 +65,7 @@ func (r updateRow) run(t *testing.T) {
 	for i, e := range r.events {
 		want[i] = e(fields)
 	}
-	checkEvents(t, rec.recorded(), want)
+	checkEvents(t, rec.Events(), want)
 }
 
 // encodeBody returns the bytes to send and, for the expected events, the
@@ -781,7 +781,7 @@ func TestRulesQuery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := &fakeStore{snap: snap(channel("production"))}
-			h, err := New(Deps{Store: st, Recorder: &captureRecorder{}, Log: slog.New(slog.DiscardHandler)})
+			h, err := New(Deps{Store: st, Recorder: &functest.Capture{}, Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}

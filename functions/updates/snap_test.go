@@ -3,7 +3,6 @@ package updates
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"strings"
 	"sync"
@@ -429,34 +428,6 @@ func (f *fakeSizer) ManifestFileSizes(_ context.Context, appID, versionName stri
 	f.asked = append(f.asked, sizeQuery{appID, versionName, versionID, files})
 	f.mu.Unlock()
 	return f.rows, f.sizeErr
-}
-
-// captureRecorder keeps what it records. err is its answer: a refusal
-// (wrapping store.ErrOverloaded) takes nothing; any other error reports
-// rows it could not write, after taking them.
-type captureRecorder struct {
-	err error
-
-	mu     sync.Mutex
-	events []plugin.Event
-}
-
-var _ store.Recorder = (*captureRecorder)(nil)
-
-func (r *captureRecorder) Record(_ context.Context, events ...plugin.Event) error {
-	if errors.Is(r.err, store.ErrOverloaded) {
-		return r.err
-	}
-	r.mu.Lock()
-	r.events = append(r.events, events...)
-	r.mu.Unlock()
-	return r.err
-}
-
-func (r *captureRecorder) recorded() []plugin.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]plugin.Event(nil), r.events...)
 }
 
 // signerFunc is a BundleSigner answering with a function.

@@ -2,6 +2,7 @@ package functest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/notify"
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/readmodel"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
@@ -94,4 +96,35 @@ func waitUntil(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
+}
+
+// Capture is a store.Recorder for tests without a database: it keeps the
+// events it is given. Err is its answer: one wrapping store.ErrOverloaded
+// (a full or closed recorder) takes nothing; any other error reports rows
+// it could not write, after taking them.
+type Capture struct {
+	Err error
+
+	mu     sync.Mutex
+	events []plugin.Event
+}
+
+var _ store.Recorder = (*Capture)(nil)
+
+// Record implements store.Recorder.
+func (c *Capture) Record(_ context.Context, events ...plugin.Event) error {
+	if errors.Is(c.Err, store.ErrOverloaded) {
+		return c.Err
+	}
+	c.mu.Lock()
+	c.events = append(c.events, events...)
+	c.mu.Unlock()
+	return c.Err
+}
+
+// Events returns what was recorded, in order.
+func (c *Capture) Events() []plugin.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]plugin.Event(nil), c.events...)
 }
