@@ -99,10 +99,12 @@ func TestBodyTimeout(t *testing.T) {
 	srv := newTimedRouter(t)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 
+	// As many trickling clients as the probe that found the defect: they
+	// used to hold their connections (and file descriptors) indefinitely.
 	var wg sync.WaitGroup
-	for range 50 {
+	for range tricklers {
 		wg.Go(func() {
-			got := trickle(t, addr, "/functions/v1/updates", 10*time.Second)
+			got := trickle(t, addr, "/functions/v1/updates", 30*time.Second)
 			if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, `"error":"invalid_json_parse_body"`) {
 				t.Errorf("trickled body: got %q, want a 400 invalid_json_parse_body", got)
 			}
