@@ -327,6 +327,8 @@ func TestListenerWaitsForTheDatabase(t *testing.T) {
 	}
 	allowConnections(t, dsn, true)
 	r.waitReset(t)
+	// The Info line follows Reset: wait for it rather than race it.
+	r.logs.waitCount(t, slog.LevelInfo, "notify.listening", 1)
 	if n := r.logs.count(slog.LevelWarn, "notify.listen_failed"); n != 1 {
 		t.Errorf("%d Warn notify.listen_failed lines, want 1", n)
 	}
