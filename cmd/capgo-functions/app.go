@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	channelself "github.com/capgo-functions/capgo-functions/functions/channel_self"
 	"github.com/capgo-functions/capgo-functions/functions/files"
@@ -18,6 +20,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
+	"github.com/capgo-functions/capgo-functions/pkg/metrics"
 	"github.com/capgo-functions/capgo-functions/pkg/readmodel"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -32,6 +35,10 @@ type app struct {
 	recorder *recorder.Recorder
 	model    *readmodel.Live // nil with --read-model=off
 	handler  http.Handler
+	// registry holds the app's metrics, served by the admin listener
+	// (admin.go); stopping turns /readyz 503 while serve shuts down.
+	registry *prometheus.Registry
+	stopping atomic.Bool
 }
 
 // newApp builds the server: the pgx pool, the store, the batched
@@ -46,7 +53,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	if err != nil {
 		return nil, fmt.Errorf("database pool: %w", err)
 	}
-	a := &app{pool: pool}
+	a := &app{pool: pool, registry: newRegistry(pool)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, a.closeWithin(cfg.ShutdownTimeout))
@@ -65,9 +72,11 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	// st.Recorder(), which writes synchronously).
 	ro := cfg.Recorder
 	ro.Log = log.With("component", "recorder")
+	ro.Committed = metrics.NewBatches(a.registry).Committed
 	if a.recorder, err = recorder.New(st, ro); err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
+	a.registry.MustRegister(metrics.RecorderCollector(a.recorder))
 	var reads deviceReads = st
 	if cfg.ReadModel == "on" {
 		a.model, err = readmodel.NewLive(st, readmodel.LiveOptions{Model: cfg.modelOptions(), ListenURL: cfg.listenURL(), DB: pool, Log: log})
@@ -75,6 +84,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 			return nil, fmt.Errorf("read model: %w", err)
 		}
 		reads = a.model
+		a.registry.MustRegister(metrics.ReadModelCollector(a.model.Store))
 	}
 	// One outage report for all functions, instead of a line per request.
 	reads = watchedReads{reads, newOutage(log.With("component", "database"), nil)}
@@ -96,7 +106,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 		return nil, err
 	}
 	a.handler = server.New(server.Options{Functions: fns, Fallback: fallback, CORSOrigins: cfg.CORSOrigins,
-		BodyTimeout: cfg.BodyTimeout, Trust: trust, Log: log})
+		BodyTimeout: cfg.BodyTimeout, Trust: trust, Observer: metrics.NewRequests(a.registry), Log: log})
 	return a, nil
 }
 

@@ -31,7 +31,10 @@ import (
 // Load and handed over as they are; the package checks them (Load calls
 // its check early, so every problem is reported at once).
 type Config struct {
-	Addr        string // --addr, CAPGO_ADDR
+	Addr string // --addr, CAPGO_ADDR
+	// AdminAddr is --admin-addr, CAPGO_ADMIN_ADDR: metrics, probes and
+	// pprof (admin.go); empty disables the admin listener.
+	AdminAddr   string
 	DatabaseURL string // --database-url, DATABASE_URL
 	// PublicURL is updates.Deps.PublicURL: --public-url, CAPGO_PUBLIC_URL.
 	PublicURL string
@@ -116,6 +119,7 @@ func (c Config) trust() (*clientaddr.Trust, error) {
 func Default() Config {
 	return Config{
 		Addr:        "127.0.0.1:54321",
+		AdminAddr:   "127.0.0.1:9091",
 		DatabaseURL: "postgresql://postgres:postgres@127.0.0.1:54322/postgres",
 		S3:          bundleurl.S3Options{Region: bundleurl.DefaultRegion, Bucket: bundleurl.DefaultBucket, Expiry: bundleurl.DefaultExpiry},
 		Gateway:     gateway.Options{Upstream: "http://127.0.0.1:54331"},
@@ -195,6 +199,9 @@ func (c Config) validate() []error {
 	}
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		errs = append(errs, fmt.Errorf("addr %q: want HOST:PORT", c.Addr))
+	}
+	if _, port, err := net.SplitHostPort(c.AdminAddr); c.AdminAddr != "" && (err != nil || port == "") {
+		errs = append(errs, fmt.Errorf("admin addr %q: want HOST:PORT, or empty to disable", c.AdminAddr))
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, fmt.Errorf("database URL %q: want postgres://… or postgresql://…", redactURL(c.DatabaseURL)))

@@ -136,6 +136,9 @@ func TestManifestFlowThroughServe(t *testing.T) {
 // its base URL.
 func startServe(t *testing.T, cfg Config) string {
 	t.Helper()
+	if cfg.AdminAddr == Default().AdminAddr {
+		cfg.AdminAddr = "127.0.0.1:0" // tests run in parallel: no fixed port
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, io.Discard, func(a string) { addrc <- a }) }()

@@ -47,7 +47,7 @@ func TestServeLogsNoPassword(t *testing.T) {
 		"postgresql://postgres@" + dead + "/postgres?sslpassword=pw-sslpassword-3&connect_timeout=1",
 	} {
 		cfg := Default()
-		cfg.Addr = "127.0.0.1:0"
+		cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 		cfg.DatabaseURL, cfg.Proxy = dsn, false
 		cfg.ShutdownTimeout = 5 * time.Second
 		var logs bytes.Buffer

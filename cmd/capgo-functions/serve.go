@@ -54,7 +54,11 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	admin, err := startAdmin(cfg, a, log, errc)
+	if err != nil {
+		return errors.Join(err, ln.Close(), a.closeWithin(cfg.ShutdownTimeout))
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("server.started", "addr", ln.Addr().String(), "config", cfg)
 	if ready != nil {
@@ -75,12 +79,16 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		errs = append(errs, fmt.Errorf("serve: %w", err))
 	case <-ctx.Done():
 		log.Info("server.stopping", "timeout", cfg.ShutdownTimeout)
+		a.stopping.Store(true) // /readyz: 503 while draining
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
 		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		}
 		log.Info("server.stopped")
+	}
+	if admin != nil {
+		errs = append(errs, admin.Close())
 	}
 	return errors.Join(append(errs, a.closeWithin(cfg.ShutdownTimeout))...)
 }

@@ -35,6 +35,7 @@ func (c *Config) settings(level, ack *string) []setting {
 	env := func(names ...string) []string { return names }
 	return []setting{
 		{"addr", env("CAPGO_ADDR"), "listen address HOST:PORT", &c.Addr, false},
+		{"admin-addr", env("CAPGO_ADMIN_ADDR"), "admin listen address HOST:PORT for /metrics, /healthz, /readyz and /debug/pprof; empty disables it", &c.AdminAddr, false},
 		{"database-url", env("DATABASE_URL"), "PostgreSQL URL of the Capgo database", &c.DatabaseURL, false},
 		{"public-url", env("CAPGO_PUBLIC_URL"), "externally visible base URL for links to this server; empty derives it from each request", &c.PublicURL, false},
 		{"s3-endpoint", env("S3_ENDPOINT"), "S3 endpoint host[:port][/path] or URL used to presign bundle downloads; empty links bundles through /functions/v1/files/read", &c.S3.Endpoint, false},

@@ -313,7 +313,7 @@ type process struct {
 // waits until it listens.
 func startServer(t *testing.T, bin string, env ...string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -107,6 +107,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	for k, v := range pe.Header {
 		w.Header().Set(k, v)
 	}
+	noteAnswered(r.Context(), pe.Code)
 	WriteJSON(w, pe.Status, pe.Body())
 }
 

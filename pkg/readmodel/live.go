@@ -95,6 +95,10 @@ func (s *Store) Apply(p notify.Payload) {
 // connected and the triggers are installed.
 func (l *Live) Fresh() bool { return l.triggers.Load() && l.listener.Listening() }
 
+// Listening reports whether the listening connection is connected (the
+// admin listener's /readyz).
+func (l *Live) Listening() bool { return l.listener.Listening() }
+
 // LastNotification is when the last notification was applied.
 func (l *Live) LastNotification() time.Time { return l.listener.LastNotification() }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
 
 // Ack says what a successful Record means to its caller, and so what a
@@ -71,6 +73,11 @@ type Options struct {
 	Log *slog.Logger
 	// Now stamps each call's events with its time; nil means time.Now.
 	Now func() time.Time
+	// Committed, when set, is called on the writer's goroutine after each
+	// committed batch with its events and how long its commit took (the
+	// metrics' batch size, commit latency and rows by table). It must
+	// not block.
+	Committed func(batch []store.TimedEvent, took time.Duration)
 }
 
 // Defaults of Options.

@@ -92,9 +92,13 @@ func (r *Recorder) write(ctx context.Context, calls []*call) {
 		// unknown (the server may commit before it hears of the cancel),
 		// while letting it finish tells which events were written late.
 		actx, cancel := context.WithTimeout(ctx, r.o.WriteTimeout)
+		start := time.Now()
 		rejected, err := r.w.WriteBatch(actx, batch)
 		cancel()
 		if err == nil {
+			if r.o.Committed != nil {
+				r.o.Committed(batch, time.Since(start))
+			}
 			r.committed(calls, len(batch), rejected, attempt)
 			return
 		}

@@ -74,7 +74,9 @@ type Options struct {
 	// Trust names the proxies whose forwarded headers are believed for
 	// the function routes (clientaddr.Of); nil trusts no one.
 	Trust *clientaddr.Trust
-	Log   *slog.Logger
+	// Observer, when set, is told of every function request (observe.go).
+	Observer Observer
+	Log      *slog.Logger
 }
 
 // New returns the router.
@@ -85,7 +87,7 @@ func New(o Options) http.Handler {
 	e := newEcho(o.Log)
 	cors := newCORS(o.CORSOrigins).middleware
 	rt := &router{echo: e, fallback: o.Fallback, functions: make(map[string]func(string) bool, len(o.Functions)),
-		log: o.Log, bodyTimeout: o.BodyTimeout, trust: o.Trust}
+		log: o.Log, bodyTimeout: o.BodyTimeout, trust: o.Trust, observer: o.Observer}
 	if rt.fallback == nil {
 		rt.fallback = notFound(o.Log)
 	}
@@ -115,10 +117,25 @@ type router struct {
 	log         *slog.Logger
 	bodyTimeout time.Duration
 	trust       *clientaddr.Trust
+	observer    Observer
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch rt.route(r) {
+	dest := rt.route(r)
+	if rt.observer == nil || dest == routeFallback {
+		rt.serve(dest, w, r)
+		return
+	}
+	name := "" // an invalid path: no function answered it
+	if dest == routeFunction {
+		name, _, _ = splitFunctionPath(r.URL.Path)
+	}
+	observe(rt.observer, name, w, r, func(w http.ResponseWriter, r *http.Request) { rt.serve(dest, w, r) })
+}
+
+// serve sends the request where route decided.
+func (rt *router) serve(dest destination, w http.ResponseWriter, r *http.Request) {
+	switch dest {
 	case routeFunction:
 		if rt.bodyTimeout > 0 {
 			limitBodyTime(w, r, rt.bodyTimeout)
