@@ -113,7 +113,7 @@ func startServer(ctx context.Context, o options, dsn string, modeArgs []string, 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	args := append([]string{"serve", "--addr", addr, "--proxy=false", "--log-level", "warn"}, modeArgs...)
+	args := append([]string{"serve", "--addr", addr, "--admin-addr=", "--proxy=false", "--log-level", "warn"}, modeArgs...)
 	args = append(args, o.serverArgs...)
 	cmd := exec.Command(o.server, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn)
