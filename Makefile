@@ -15,8 +15,11 @@ build:
 ## dev: private PostgreSQL (on DEV_PG_PORT) with the migrations and demo
 ##       seed, server on ADDR (0.0.0.0:54321 for devices on the network);
 ##       a taken port is reported first; Ctrl-C stops both
+# capgo-dev is built and run directly: `go run` exits 1 on Ctrl-C even
+# when the program it ran exited 0, and make would report that.
 dev: build
-	$(GO) run ./cmd/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -- ./$(BIN) serve --addr $(ADDR) --proxy=false
+	$(GO) build -o bin/capgo-dev ./cmd/capgo-dev
+	./bin/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -- ./$(BIN) serve --addr $(ADDR) --proxy=false
 
 ## run: serve against $$DATABASE_URL (default: supabase start's database on :54322)
 run: build
