@@ -2,6 +2,8 @@
 GO       ?= go
 BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
+# dev PostgreSQL's port on 127.0.0.1 (make dev)
+DEV_PG_PORT ?= 54339
 
 .PHONY: all build dev run test test-short test-read-model-off test-pgbouncer test-race fuzz lint bench bench-compare load clean
 
@@ -10,17 +12,23 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/capgo-functions
 
-## dev: private PostgreSQL with the migrations and demo seed, server on :54321
+## dev: private PostgreSQL (on DEV_PG_PORT) with the migrations and demo
+##       seed, server on ADDR (0.0.0.0:54321 for devices on the network);
+##       a taken port is reported first; Ctrl-C stops both
+# capgo-dev is built and run directly: `go run` exits 1 on Ctrl-C even
+# when the program it ran exited 0, and make would report that.
 dev: build
-	$(GO) run ./cmd/capgo-dev -- ./$(BIN) serve --addr $(ADDR) --proxy=false
+	$(GO) build -o bin/capgo-dev ./cmd/capgo-dev
+	./bin/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -- ./$(BIN) serve --addr $(ADDR) --proxy=false
 
 ## run: serve against $$DATABASE_URL (default: supabase start's database on :54322)
 run: build
 	./$(BIN) serve --addr $(ADDR)
 
-## test: every test, against a throwaway PostgreSQL and S3 server
+## test: every test, against a throwaway PostgreSQL and S3 server; prints
+##       go test's ok/FAIL lines, then every skipped test with its reason
 test:
-	$(GO) test -count=1 ./...
+	$(GO) run ./internal/testsummary $(GO) test -count=1 -json ./...
 
 test-short:
 	$(GO) test -count=1 -short ./...

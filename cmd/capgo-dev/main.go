@@ -5,7 +5,10 @@
 // command with DATABASE_URL pointing at it, forwarding SIGINT/SIGTERM and
 // stopping PostgreSQL when the server exits.
 //
-//	capgo-dev [-data .dev/pgdata] [-port 54339] -- ./bin/capgo-functions serve [flags]
+// A taken server address (-addr) or PostgreSQL port (-port) is reported
+// before anything starts. Ctrl-C ends it with status 0.
+//
+//	capgo-dev [-data .dev/pgdata] [-port 54339] [-addr 127.0.0.1:54321] -- ./bin/capgo-functions serve [flags]
 package main
 
 import (
@@ -42,9 +45,13 @@ func run() error {
 	dataDir := flag.String("data", ".dev/pgdata", "PostgreSQL data directory (kept between runs; delete it to start over)")
 	port := flag.Int("port", 54339, "PostgreSQL port on 127.0.0.1")
 	bundles := flag.String("bundles", ".dev/bundles", "bundle folder served by /functions/v1/files/read (demo zips are written there)")
+	addr := flag.String("addr", "", "the server's listen address, checked to be free before PostgreSQL starts (make dev passes ADDR)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		return errors.New("usage: capgo-dev [flags] -- SERVER_COMMAND [ARGS]")
+	}
+	if err := checkPorts(*addr, *port); err != nil {
+		return err
 	}
 	abs, err := filepath.Abs(*dataDir)
 	if err != nil {
@@ -88,11 +95,12 @@ func run() error {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		return err
+		return serverExit(err)
 	case <-ctx.Done():
-		// Pass the signal on so the server shuts down gracefully.
+		// Pass the signal on so the server shuts down gracefully (it has
+		// it already when Ctrl-C reached the whole process group).
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		return <-done
+		return serverExit(<-done)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,8 +198,8 @@ func (c Config) validate() []error {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
-		errs = append(errs, fmt.Errorf("addr %q: want HOST:PORT", c.Addr))
+	if err := checkAddr(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
 	}
 	if _, port, err := net.SplitHostPort(c.AdminAddr); c.AdminAddr != "" && (err != nil || port == "") {
 		errs = append(errs, fmt.Errorf("admin addr %q: want HOST:PORT, or empty to disable", c.AdminAddr))
@@ -240,6 +241,20 @@ func (c Config) validate() []error {
 		errs = append(errs, fmt.Errorf("log format %q: want text or json", c.LogFormat))
 	}
 	return errs
+}
+
+// checkAddr checks a listen address before anything is started: HOST:PORT
+// with a port number from 0 (any free port) to 65535; net.Listen would
+// only say so after the database was connected.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return errors.New("want HOST:PORT")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // validateProxy checks SUPABASE_URL, and that it is not this server

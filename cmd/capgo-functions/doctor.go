@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/capgo-functions/capgo-functions/pkg/doctor"
 )
@@ -20,9 +19,8 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	var o doctor.Options
 	fs := flag.NewFlagSet("capgo-functions doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: capgo-functions doctor --app-id ID [flags]\n\nChecks a running deployment the way a device does: update check, bundle\ndownload and checksum, manifest files, a stat, a channel query, and the\nSupabase gateway behind the server. Exits 1 when a check fails.\n\nThe checks write what a device writes (a devices row, stats rows).")
+		fmt.Fprintln(fs.Output(), "usage: capgo-functions doctor --app-id ID [flags]\n\nChecks a running deployment the way a device does: update check, bundle\ndownload and checksum, manifest files, a stat, a channel query, and the\nSupabase gateway behind the server. Exits 1 when a check fails.\n\nThe checks write what a device writes (a devices row, stats rows).")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.BaseURL, "url", base, "base URL devices use (updateUrl without /functions/v1/updates); default CAPGO_PUBLIC_URL, else the local one")
@@ -37,17 +35,15 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	fs.BoolVar(&o.IsEmulator, "emulator", false, "report is_emulator true")
 	fs.BoolVar(&o.IsDev, "dev", false, "report is_prod false (a debug build)")
 	fs.BoolVar(&o.SkipGateway, "skip-gateway", false, "skip the Supabase gateway checks (server run without --proxy on purpose)")
-	fs.DurationVar(&o.Timeout, "timeout", doctor.DefaultTimeout, "time limit of each API call")
-	fs.DurationVar(&o.DownloadTimeout, "download-timeout", doctor.DefaultDownloadTimeout, "time limit of each download")
-	if err := fs.Parse(args); err != nil {
+	o.Timeout, o.DownloadTimeout = doctor.DefaultTimeout, doctor.DefaultDownloadTimeout
+	fs.Var(durationValue{&o.Timeout}, "timeout", "time limit of each API call, like 10s or 10")
+	fs.Var(durationValue{&o.DownloadTimeout}, "download-timeout", "time limit of each download, like 2m or 120")
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("doctor: unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	r, err := doctor.Run(ctx, o)
-	if err != nil {
-		return err
+	if err != nil { // only invalid options: nothing was checked
+		return &usageError{cmd: fs.Name(), err: err}
 	}
 	if _, err := r.WriteTo(stdout); err != nil {
 		return err

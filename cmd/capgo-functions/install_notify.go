@@ -24,9 +24,8 @@ func installNotify(ctx context.Context, args []string, getenv func(string) strin
 		dbURL = Default().DatabaseURL
 	}
 	fs := flag.NewFlagSet("capgo-functions install-notify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: capgo-functions install-notify [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: capgo-functions install-notify [flags]\n\n"+
 			"Installs the triggers that NOTIFY %s on every change of %s,\n"+
 			"enabled ALWAYS (also in replica sessions). Idempotent; needs PostgreSQL 14+ and\n"+
 			"the tables' owner (postgres on Supabase). Supabase projects made from this\n"+
@@ -36,18 +35,15 @@ func installNotify(ctx context.Context, args []string, getenv func(string) strin
 	fs.StringVar(&dbURL, "database-url", dbURL, "PostgreSQL URL of the Capgo database, as the tables' owner (DATABASE_URL)")
 	check := fs.Bool("check", false, "only check the triggers; change nothing")
 	printSQL := fs.Bool("print", false, "print the SQL and exit without connecting")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("install-notify: unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if *printSQL {
 		_, err := io.WriteString(stdout, notify.SQL())
 		return err
 	}
 	if dbURL == "" {
-		return errors.New("install-notify: --database-url (DATABASE_URL) is empty")
+		return &usageError{cmd: fs.Name(), err: errors.New("install-notify: --database-url (DATABASE_URL) is empty")}
 	}
 
 	conn, err := pgx.Connect(ctx, dbURL)

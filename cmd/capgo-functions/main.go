@@ -8,7 +8,8 @@
 //	capgo-functions version           print the version
 //
 // Every flag has an environment variable; see `capgo-functions serve -h`
-// and the README.
+// and the README. Exit status: 0 done (also after --help), 1 failed, 2 a
+// wrong command line or setting (one line each, then where --help is).
 package main
 
 import (
@@ -24,22 +25,24 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "capgo-functions:", err)
-		os.Exit(1)
-	}
+	code := report(os.Stderr, run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	stop()
+	os.Exit(code)
 }
 
 // run is the whole program: it parses the command line and runs the
-// subcommand until ctx is cancelled.
+// subcommand until ctx is cancelled. Help goes to stdout; report turns
+// the error into stderr lines and the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	switch cmd {
 	case "serve":
-		cfg, err := Load("capgo-functions serve", args, getenv, stderr)
+		cfg, err := Load("capgo-functions serve", args, getenv, stdout)
 		if err != nil {
 			return err
 		}
@@ -52,11 +55,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "capgo-functions", version)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: capgo-functions [serve|doctor|install-notify|version] [flags]; capgo-functions serve -h lists the settings, capgo-functions doctor -h the checks")
-		return nil
+	case "help":
+		_, err := io.WriteString(stdout, mainHelp)
+		return err
 	}
-	return fmt.Errorf("unknown command %q (want serve, doctor, install-notify or version)", cmd)
+	return &usageError{cmd: "capgo-functions", err: fmt.Errorf("unknown command %q (want serve, doctor, install-notify or version)", cmd)}
 }
 
 // tuneGC sets the garbage collector for a server whose live heap is small

@@ -76,31 +76,40 @@ func (c *Config) settings(level, ack *string) []setting {
 }
 
 // Load parses flags over environment defaults and validates the result,
-// reporting every problem at once.
-func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+// reporting every problem at once. A flag wins over its environment
+// variable, so a variable that does not parse is an error only when its
+// flag is not given. -h writes the settings to usage and returns
+// errHelpShown; a flag that does not parse returns a *usageError (one
+// line) and writes nothing.
+func Load(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	c := Default()
 	level, ack := "info", string(c.Recorder.Ack)
 	table := c.settings(&level, &ack)
 	var errs []error
+	envErrs := map[string]error{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	for _, s := range table {
 		if !s.secret {
-			errs = append(errs, s.fromEnv(getenv))
+			envErrs[s.flag] = s.fromEnv(getenv)
 		}
 		s.define(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s [flags]\n\n%s\n\n", name, serveHelp)
+		fs.PrintDefaults()
 	}
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	if err := parseFlags(fs, args, usage); err != nil {
+		return c, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, s := range table {
-		if s.secret && !set[s.flag] {
+		switch {
+		case set[s.flag]:
+		case s.secret:
 			errs = append(errs, s.fromEnv(getenv))
+		default:
+			errs = append(errs, envErrs[s.flag])
 		}
 		errs = append(errs, s.checkPositive())
 	}
@@ -129,7 +138,10 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 		c.BundleSigner = c.defaultSigner()
 	}
 	errs = append(errs, c.validate()...)
-	return c, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return c, &usageError{cmd: name, err: err}
+	}
+	return c, nil
 }
 
 // define adds s to fs, with its target's value as the default.
@@ -143,7 +155,7 @@ func (s setting) define(fs *flag.FlagSet) {
 	case *int:
 		fs.IntVar(t, s.flag, *t, usage)
 	case *time.Duration:
-		fs.DurationVar(t, s.flag, *t, usage)
+		fs.Var(durationValue{t}, s.flag, usage)
 	default:
 		panic(fmt.Sprintf("setting %s: target %T", s.flag, s.target))
 	}
@@ -212,3 +224,28 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// durationValue is a duration flag that, like the environment variables,
+// also takes bare seconds ("3600").
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil { // the zero value flag.PrintDefaults makes
+		return "0s"
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+// serveHelp heads `capgo-functions serve -h`.
+const serveHelp = `Runs the server. Each flag has an environment variable (in parentheses);
+a flag given wins over its variable. Durations are Go durations (10s, 1h30m)
+or bare seconds (3600). The README's settings table explains each one.`
