@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"io"
 	"net/http"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 // freshnessResult holds, per kind of change, the time from the change's

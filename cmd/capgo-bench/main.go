@@ -22,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"io"
 	"os"
 	"os/signal"
@@ -30,6 +29,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
 func main() {
@@ -96,6 +97,8 @@ type row struct {
 	p50, p99 time.Duration
 	non2xx   int
 	ratio    float64
+	requests int64      // completed in the measurement
+	cpu      perRequest // CPU per request of each process
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -120,7 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer ceiling.Close()
 	logf("ceiling handler on %s", ceiling.url)
-	ceil, err := measure(ctx, o, o.conns, ceiling.url+"/functions/v1/updates", updateBody("1.1.0"), `"version":"1.0.0"`)
+	ceil, err := measure(ctx, o, o.conns, ceiling.url+"/functions/v1/updates", updateBody("1.1.0"), `"version":"1.0.0"`,
+		cpuMeter{server: selfCPU})
 	if err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
@@ -133,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
-		measured, note, err := measureServer(ctx, o, srv, mode, ceil.reqs, logf)
+		measured, note, err := measureServer(ctx, o, srv, db, mode, ceil.reqs, logf)
 		srv.stop()
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
@@ -160,7 +164,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // measureServer loads one server mode: each kind of request at full
 // speed, then /updates at half its maximum rate for the p99 there.
-func measureServer(ctx context.Context, o options, srv *server, mode string, ceiling float64, logf func(string, ...any)) ([]row, string, error) {
+func measureServer(ctx context.Context, o options, srv *server, db *database, mode string, ceiling float64, logf func(string, ...any)) ([]row, string, error) {
+	postmaster, err := postmasterPID(db.cluster.DataDir())
+	if err != nil {
+		return nil, "", err
+	}
+	meter := cpuMeter{
+		server:   func() (time.Duration, error) { return procCPU(srv.pid(), false) },
+		database: func() (time.Duration, error) { return treeCPU(postmaster) },
+	}
 	kinds := []struct {
 		what, path string
 		body       string
@@ -175,7 +187,7 @@ func measureServer(ctx context.Context, o options, srv *server, mode string, cei
 	var rows []row
 	for _, k := range kinds {
 		logf("%s: %s", mode, k.what)
-		r, err := measure(ctx, o, k.conns, srv.url+k.path, k.body, k.want)
+		r, err := measure(ctx, o, k.conns, srv.url+k.path, k.body, k.want, meter)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", k.what, err)
 		}
@@ -203,7 +215,7 @@ func report(w io.Writer, o options, rows []row, notes []string) {
 	fmt.Fprintf(w, "\nwrk -t%d, %s each; /updates and ceiling -c%d, /stats -c%d; server, PostgreSQL and wrk on this machine\n\n",
 		o.threads, o.duration, o.conns, o.statsConns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "what\treq/s\tevents/s\tp50\tp99\tnon-2xx\tratio to ceiling")
+	fmt.Fprintln(tw, "what\treq/s\tevents/s\tp50\tp99\tnon-2xx\tratio to ceiling\tCPU µs/req: server\tPostgreSQL\twrk")
 	for _, r := range rows {
 		events, ratio := "-", "1.00"
 		if r.events > 0 {
@@ -212,7 +224,8 @@ func report(w io.Writer, o options, rows []row, notes []string) {
 		if r.ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", r.ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%s\n", r.what, r.reqs, events, r.p50, r.p99, r.non2xx, ratio)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%d\t%s\t%s\n", r.what, r.reqs, events, r.p50, r.p99, r.non2xx, ratio,
+			strings.Join(r.cpu.cells(), "\t"))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -48,8 +48,9 @@ end
 `
 
 // measure checks that url answers body as expected (want in the answer),
-// then loads it with wrk and returns its figures.
-func measure(ctx context.Context, o options, conns int, url, body, want string) (row, error) {
+// then loads it with wrk and returns its figures, with the CPU the server,
+// PostgreSQL and wrk used per request meanwhile.
+func measure(ctx context.Context, o options, conns int, url, body, want string, meter cpuMeter) (row, error) {
 	if err := check(ctx, url, strings.ReplaceAll(body, deviceSlot, "6f0e3c2a-0000-4000-8000-000000000001"), want); err != nil {
 		return row{}, err
 	}
@@ -64,11 +65,29 @@ func measure(ctx context.Context, o options, conns int, url, body, want string) 
 	}
 	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(o.threads), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(int(o.duration.Seconds()))+"s", "--latency", "-s", script, url)
+	before, err := meter.read()
+	if err != nil {
+		return row{}, err
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return row{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}
-	return parseWrk(out)
+	after, err := meter.read()
+	if err != nil {
+		return row{}, err
+	}
+	r, err := parseWrk(out)
+	if err != nil || r.requests == 0 {
+		return r, err
+	}
+	n := time.Duration(r.requests)
+	r.cpu = perRequest{
+		server:   (after.server - before.server) / n,
+		database: (after.database - before.database) / n,
+		wrk:      (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / n,
+	}
+	return r, nil
 }
 
 // check sends one request and compares the answer.
@@ -92,6 +111,7 @@ func check(ctx context.Context, url, body, want string) error {
 
 var (
 	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkCount   = regexp.MustCompile(`(\d+) requests in`)
 	wrkPct     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
 	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
 	wrkSockErr = regexp.MustCompile(`Socket errors: (.*)`)
@@ -105,6 +125,9 @@ func parseWrk(out []byte) (row, error) {
 		return r, fmt.Errorf("wrk printed no rate: %s", out)
 	}
 	r.reqs, _ = strconv.ParseFloat(string(m[1]), 64)
+	if m := wrkCount.FindSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
+	}
 	for _, m := range wrkPct.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
 		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[3])]
