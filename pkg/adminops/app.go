@@ -27,6 +27,10 @@ type App struct {
 	OrgCreated  bool // the org was made by this call
 }
 
+// CheckApp reports what CreateApp would refuse before it reads the
+// database: an *InputError.
+func CheckApp(appID string) error { return checkAppID(appID) }
+
 // CreateApp creates appID (named name, or appID when name is "") in the
 // self-hosted org, creating the org on first use. An app that exists is
 // an error.

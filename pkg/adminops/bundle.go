@@ -44,7 +44,9 @@ func Key(ownerOrg, appID, version string) string {
 	return "orgs/" + ownerOrg + "/apps/" + appID + "/" + version + ".zip"
 }
 
-func (u BundleUpload) check() error {
+// Check reports what UploadBundle would refuse before it reads the zip
+// or the database: an *InputError.
+func (u BundleUpload) Check() error {
 	if err := checkAppID(u.AppID); err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func (u BundleUpload) check() error {
 // back; a commit that fails removes the stored zip.
 func UploadBundle(ctx context.Context, conn *pgx.Conn, st Storage, u BundleUpload) (Bundle, error) {
 	var b Bundle
-	if err := u.check(); err != nil {
+	if err := u.Check(); err != nil {
 		return b, err
 	}
 	data, err := os.ReadFile(u.ZipPath)

@@ -82,7 +82,9 @@ type Channel struct {
 	Demoted []string
 }
 
-func (c ChannelChange) check() error {
+// Check reports what SetChannel would refuse before it reads the
+// database: an *InputError.
+func (c ChannelChange) Check() error {
 	if err := checkAppID(c.AppID); err != nil {
 		return err
 	}
@@ -102,7 +104,7 @@ func (c ChannelChange) check() error {
 
 // SetChannel creates c.Name in c.AppID or changes the fields c gives.
 func SetChannel(ctx context.Context, conn *pgx.Conn, c ChannelChange) (Channel, error) {
-	if err := c.check(); err != nil {
+	if err := c.Check(); err != nil {
 		return Channel{}, err
 	}
 	var ch Channel

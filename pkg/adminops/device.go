@@ -11,6 +11,19 @@ import (
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
+// CheckOverride reports what OverrideDevice (channel not "") or
+// RemoveOverride (channel "") would refuse before they read the database:
+// an *InputError.
+func CheckOverride(appID, deviceID, channel string) error {
+	if err := checkDevice(appID, deviceID); err != nil {
+		return err
+	}
+	if channel != "" {
+		return checkChannelName(channel)
+	}
+	return nil
+}
+
 // checkDevice refuses a device id the device endpoints would refuse.
 func checkDevice(appID, deviceID string) error {
 	if err := checkAppID(appID); err != nil {
