@@ -412,7 +412,7 @@ func TestParsePlatforms(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"ios": "ios", "android,ios": "ios,android", " electron , android": "android,electron",
-		"": `platforms "": want a comma-separated list of ios, android, electron`,
+		"":        `platforms "": want a comma-separated list of ios, android, electron`,
 		"ios,web": `platform "web": want ios, android or electron`, "ios,": `platform "": want ios, android or electron`,
 	} {
 		p, err := adminops.ParsePlatforms(in)
@@ -450,7 +450,10 @@ func TestOverrideDevice(t *testing.T) {
 		want string
 	}{
 		{func() error { _, err := adminops.OverrideDevice(ctx, conn, "com.demo.app", dev, "nope"); return err }, "app com.demo.app has no channel nope (capgo-functions admin channel set)"},
-		{func() error { _, err := adminops.OverrideDevice(ctx, conn, "com.demo.app", "device-1", "beta"); return err }, `device id "device-1": want the UUID the device sends, like 6f0e3c2a-0000-4000-8000-00000000aaaa`},
+		{func() error {
+			_, err := adminops.OverrideDevice(ctx, conn, "com.demo.app", "device-1", "beta")
+			return err
+		}, `device id "device-1": want the UUID the device sends, like 6f0e3c2a-0000-4000-8000-00000000aaaa`},
 		{func() error { _, err := adminops.OverrideDevice(ctx, conn, "com.demo.nope", dev, "beta"); return err }, "app com.demo.nope does not exist (capgo-functions admin app create --app-id com.demo.nope)"},
 		{func() error {
 			_, err := adminops.RemoveOverride(ctx, conn, "com.demo.app", "6f0e3c2a-0000-4000-8000-00000000bbbb")
