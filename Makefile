@@ -5,7 +5,7 @@ ADDR     ?= 127.0.0.1:54321
 # dev PostgreSQL's port on 127.0.0.1 (make dev)
 DEV_PG_PORT ?= 54339
 
-.PHONY: all build dev run test test-short test-read-model-off test-pgbouncer test-race fuzz lint bench bench-compare load clean
+.PHONY: all build dev admin run test test-short test-read-model-off test-pgbouncer test-race fuzz lint bench bench-compare load clean
 
 all: build
 
@@ -20,6 +20,18 @@ build:
 dev: build
 	$(GO) build -o bin/capgo-dev ./cmd/capgo-dev
 	./bin/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -- ./$(BIN) serve --addr $(ADDR) --proxy=false
+
+## admin: an admin command against the make dev database and bundle folder
+##       (make dev must be running), e.g. make admin ARGS="app create --app-id com.example.app"
+##       or ARGS="bundle upload --app-id com.example.app --version 1.0.0 --zip dist.zip --channel production"
+# capgo-dev's database: "capgo" on DEV_PG_PORT, user postgres, trust
+# authentication on 127.0.0.1 (no password); its bundle folder: -bundles'
+# default. S3_ENDPOINT is cleared so a bucket in the environment cannot
+# take the upload.
+DEV_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(DEV_PG_PORT)/capgo?sslmode=disable
+DEV_FILES_DIR    ?= .dev/bundles
+admin: build
+	DATABASE_URL='$(DEV_DATABASE_URL)' CAPGO_FILES_DIR='$(DEV_FILES_DIR)' S3_ENDPOINT= ./$(BIN) admin $(ARGS)
 
 ## run: serve against $$DATABASE_URL (default: supabase start's database on :54322)
 run: build

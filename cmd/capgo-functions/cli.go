@@ -84,6 +84,8 @@ Commands:
   serve           run the server (the command when none is given)
   doctor          check a running deployment the way a device does
   install-notify  put the read model's change triggers on a Capgo database
+  admin           create an app, upload a bundle, set a channel or a device
+                  override on this repository's schema, without SQL
   version         print the version
 
 'capgo-functions COMMAND --help' lists a command's flags.

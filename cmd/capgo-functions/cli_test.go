@@ -21,7 +21,7 @@ func TestCommandLine(t *testing.T) {
 		serveHint  = "see 'capgo-functions serve --help'\n"
 		doctorHint = "see 'capgo-functions doctor --help'\n"
 	)
-	commands := []string{"serve ", "doctor ", "install-notify ", "version "}
+	commands := []string{"serve ", "doctor ", "install-notify ", "admin ", "version "}
 	for _, tc := range []struct {
 		args       []string
 		env        map[string]string
@@ -39,7 +39,7 @@ func TestCommandLine(t *testing.T) {
 		{args: []string{"doctor", "--help"}, stdoutHas: []string{"usage: capgo-functions doctor", "-download-timeout"}},
 		{args: []string{"install-notify", "-h"}, stdoutHas: []string{"usage: capgo-functions install-notify", "-check"}},
 		{args: []string{"nope"}, code: 2, stdoutNone: true,
-			stderr: "capgo-functions: unknown command \"nope\" (want serve, doctor, install-notify or version)\nsee 'capgo-functions --help'\n"},
+			stderr: "capgo-functions: unknown command \"nope\" (want serve, doctor, install-notify, admin or version)\nsee 'capgo-functions --help'\n"},
 		{args: []string{"serve", "--nope"}, code: 2, stdoutNone: true,
 			stderr: "capgo-functions: flag provided but not defined: -nope\n" + serveHint},
 		{args: []string{"--nope"}, code: 2, stdoutNone: true,

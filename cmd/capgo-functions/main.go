@@ -5,6 +5,7 @@
 //	capgo-functions [serve] [flags]   run the server (the default)
 //	capgo-functions doctor [flags]    check a running deployment as a device
 //	capgo-functions install-notify    put the read model's change triggers on a Capgo database
+//	capgo-functions admin …           create an app, upload a bundle, set a channel or a device override
 //	capgo-functions version           print the version
 //
 // Every flag has an environment variable; see `capgo-functions serve -h`
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDoctor(ctx, args, getenv, stdout, stderr)
 	case "install-notify":
 		return installNotify(ctx, args, getenv, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "capgo-functions", version)
 		return nil
@@ -59,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, err := io.WriteString(stdout, mainHelp)
 		return err
 	}
-	return &usageError{cmd: "capgo-functions", err: fmt.Errorf("unknown command %q (want serve, doctor, install-notify or version)", cmd)}
+	return &usageError{cmd: "capgo-functions", err: fmt.Errorf("unknown command %q (want serve, doctor, install-notify, admin or version)", cmd)}
 }
 
 // tuneGC sets the garbage collector for a server whose live heap is small

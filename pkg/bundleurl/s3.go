@@ -266,7 +266,14 @@ func parseEndpoint(endpoint string, useSSL bool) (scheme, host, path string, err
 // configured expiry. ctx is not used: signing makes no network call; nor
 // is req.PublicBase: the URL points at the endpoint.
 func (s *S3) Sign(ctx context.Context, req Request) (string, error) {
-	key := req.Key
+	return s.Presign(ctx, http.MethodGet, req.Key)
+}
+
+// Presign returns a presigned URL for method (GET, PUT, DELETE, …) on key,
+// signed like Sign's: UNSIGNED-PAYLOAD, only host signed. It is how a tool
+// writes a bundle to the bucket (capgo-functions admin bundle upload)
+// with the same settings the server links it with.
+func (s *S3) Presign(ctx context.Context, method, key string) (string, error) {
 	if key == "" || !utf8.ValidString(key) {
 		return "", fmt.Errorf("%w %q", ErrInvalidKey, key)
 	}
@@ -278,8 +285,8 @@ func (s *S3) Sign(ctx context.Context, req Request) (string, error) {
 	// URL.Opaque ("//host/escaped/path") makes both the signer and
 	// URL.String use the path exactly as escaped above.
 	u := url.URL{Scheme: s.scheme, Host: s.host, Opaque: b.String(), RawQuery: s.query}
-	get := http.Request{Method: http.MethodGet, URL: &u, Host: s.host}
-	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &get, unsignedPayload, s3Service, s.region, s.now())
+	r := http.Request{Method: method, URL: &u, Host: s.host}
+	signed, _, err := s.signer.PresignHTTP(ctx, s.creds, &r, unsignedPayload, s3Service, s.region, s.now())
 	if err != nil {
 		return "", fmt.Errorf("bundleurl: presign %q: %w", key, err)
 	}

@@ -137,7 +137,7 @@ func TestZipLayout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			root, _, err := zipLayout(bytes.NewReader(tc.zip), int64(len(tc.zip)))
+			root, _, err := ZipLayout(bytes.NewReader(tc.zip), int64(len(tc.zip)))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want it to mention %q", err, tc.wantErr)

@@ -114,7 +114,7 @@ func (d *doctor) checkZip(ctx context.Context, o *offer) {
 	d.checkChecksum(o, dl)
 	if o.sessionKey != "" {
 		d.add("bundle.zip", Skip, "encrypted bundle (session_key set): the zip is AES-encrypted, its layout is checked on the device")
-	} else if root, entries, err := zipLayout(f, dl.size); err != nil {
+	} else if root, entries, err := ZipLayout(f, dl.size); err != nil {
 		d.add("bundle.zip", Fail, "%v", err)
 	} else {
 		where := "the zip root"
@@ -148,10 +148,10 @@ func (d *doctor) checkChecksum(o *offer, dl download) {
 	}
 }
 
-// zipLayout checks a bundle zip as the plugin's CapgoUpdater.unzip does: entry
+// ZipLayout checks a bundle zip as the plugin's CapgoUpdater.unzip does: entry
 // names are safe relative paths, and index.html is at the root or in the
 // single top-level folder. It returns that folder ("" for the root).
-func zipLayout(r io.ReaderAt, size int64) (root string, entries int, err error) {
+func ZipLayout(r io.ReaderAt, size int64) (root string, entries int, err error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", 0, fmt.Errorf("not a zip archive: %v", err)

@@ -370,3 +370,7 @@ func ChannelSelfGetSchema(m map[string]any) []Issue {
 // IsAppID is Capgo's reverseDomainRegex check (ASCII letters in either
 // case, as JavaScript's /i folds them).
 func IsAppID(s string) bool { return reverseDomain.MatchString(s) }
+
+// IsDeviceID is the device_id check of the device endpoints: a UUID, in
+// either case (the endpoints lower-case it before any lookup).
+func IsDeviceID(s string) bool { return deviceIDRe.MatchString(s) }
