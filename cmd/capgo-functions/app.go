@@ -39,6 +39,7 @@ type app struct {
 	// (admin.go); stopping turns /readyz 503 while serve shuts down.
 	registry *prometheus.Registry
 	stopping atomic.Bool
+	outage   *outage // the device reads' database outage report
 }
 
 // newApp builds the server: the pgx pool, the store, the batched
@@ -59,13 +60,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 			err = errors.Join(err, a.closeWithin(cfg.ShutdownTimeout))
 		}
 	}()
-	// The database may come up after us (we start before `supabase start`):
-	// warn and keep serving; requests answer 503 until it is reachable.
-	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	if err := pool.Ping(pingCtx); err != nil {
-		log.Warn("database.unreachable", "err", err, "database", redactURL(cfg.DatabaseURL))
-	}
-	cancel()
+	// serve checked the database first (awaitDatabase): it may still come
+	// up after us (we start before `supabase start`); requests answer 503
+	// until it is reachable.
 
 	st := pgstore.New(pool)
 	// Every function records through the one batched recorder (never
@@ -87,7 +84,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 		a.registry.MustRegister(metrics.ReadModelCollector(a.model.Store))
 	}
 	// One outage report for all functions, instead of a line per request.
-	reads = watchedReads{reads, newOutage(log.With("component", "database"), nil)}
+	a.outage = newOutage(log.With("component", "database"), nil)
+	reads = watchedReads{reads, a.outage}
 	fns, err := newFunctions(cfg, reads, a.recorder, log)
 	if err != nil {
 		return nil, err

@@ -43,10 +43,12 @@ func exitCode(err error) int {
 
 // report writes run's error to w, the way main does, and returns the exit
 // status: the error (each of several on its own line) and, for a usage
-// error, where the help is.
+// error, where the help is. An error the server logged already is not
+// repeated.
 func report(w io.Writer, err error) int {
 	code := exitCode(err)
-	if code == exitOK {
+	var logged *errLogged
+	if code == exitOK || errors.As(err, &logged) {
 		return code
 	}
 	fmt.Fprintln(w, "capgo-functions:", err)

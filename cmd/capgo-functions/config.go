@@ -37,6 +37,10 @@ type Config struct {
 	// pprof (admin.go); empty disables the admin listener.
 	AdminAddr   string
 	DatabaseURL string // --database-url, DATABASE_URL
+	// WaitForDB is --wait-for-db, CAPGO_WAIT_FOR_DB: at start, wait until
+	// the database is usable instead of exiting on a wrong setting or
+	// serving 503 while it is down (diagnose.go).
+	WaitForDB bool
 	// PublicURL is updates.Deps.PublicURL: --public-url, CAPGO_PUBLIC_URL.
 	PublicURL string
 

@@ -46,6 +46,15 @@ func installNotify(ctx context.Context, args []string, getenv func(string) strin
 		return &usageError{cmd: fs.Name(), err: errors.New("install-notify: --database-url (DATABASE_URL) is empty")}
 	}
 
+	// A wrong password, database or schema is said in one line, with its
+	// fix, as serve says it (diagnose.go); so is a database not reachable.
+	if err := checkDatabase(ctx, dbURL); err != nil {
+		var p *dbProblem
+		if errors.As(err, &p) {
+			return fmt.Errorf("install-notify: %w", err)
+		}
+		return fmt.Errorf("install-notify: database %s not reachable: %s", redactURL(dbURL), lastLine(err))
+	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return fmt.Errorf("install-notify: %w", err)

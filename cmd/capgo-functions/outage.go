@@ -72,6 +72,18 @@ func (o *outage) failed(err error) {
 	}
 }
 
+// begin opens an outage that was reported already (the start-up WARN of
+// a database not up yet): failing requests then add to its summaries
+// instead of logging a second opening line, and the first answer logs
+// database.available.
+func (o *outage) begin(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := o.now()
+	o.down.Store(true)
+	o.since, o.lastSummary, o.lastErr = now, now, err.Error()
+}
+
 func (o *outage) recovered() {
 	now := o.now()
 	o.mu.Lock()

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -35,12 +34,7 @@ func TestRedactDSN(t *testing.T) {
 // starts against an unreachable database, nor its start-up error.
 func TestServeLogsNoPassword(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String() // nothing accepts there once closed
-	ln.Close()
+	dead := deadAddr(t)
 	for _, dsn := range []string{
 		"postgresql://postgres:pw-userinfo-1@" + dead + "/postgres?connect_timeout=1",
 		"postgresql://postgres@" + dead + "/postgres?password=pw-query-2&connect_timeout=1",
@@ -70,7 +64,7 @@ func TestServeLogsNoPassword(t *testing.T) {
 		}
 	}
 	// A key/value DSN is refused at start, without its password.
-	_, err = Load("serve", []string{"--database-url", "host=db password=pw-kv-4"}, func(string) string { return "" }, &bytes.Buffer{})
+	_, err := Load("serve", []string{"--database-url", "host=db password=pw-kv-4"}, func(string) string { return "" }, &bytes.Buffer{})
 	if err == nil || strings.Contains(err.Error(), "pw-") {
 		t.Errorf("Load error %v: want a refusal without the password", err)
 	}

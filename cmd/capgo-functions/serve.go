@@ -30,9 +30,23 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // on port 0).
 func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg, logw)
-	a, err := newApp(ctx, cfg, log)
+	down, err := awaitDatabase(ctx, cfg, log)
+	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for the database
+			return nil
+		}
+		return err
+	}
+	appLog := log
+	if down != nil && cfg.listenURL() == cfg.DatabaseURL {
+		appLog = slog.New(newQuietOnce(log.Handler(), "notify.listen_failed"))
+	}
+	a, err := newApp(ctx, cfg, appLog)
 	if err != nil {
 		return err
+	}
+	if down != nil {
+		a.outage.begin(down) // awaitDatabase's line opened it
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -110,8 +110,10 @@ const (
 // The returned error wraps [ErrNoPostgres] when no binaries are found. When
 // the server fails to come up, the error includes the end of its log.
 //
-// On Linux the server is killed by the kernel if this process dies without
-// calling Stop. Start also removes the temporary directories that such
+// The server runs in a process group of its own: a Ctrl-C in the terminal
+// does not reach it, only Stop does (capgo-dev stops it after the server
+// that uses it). On Linux the server is killed by the kernel if this
+// process dies without calling Stop. Start also removes the temporary directories that such
 // clusters left in os.TempDir.
 func Start(ctx context.Context, opt Options) (c *Cluster, err error) {
 	binDir, err := findBinDir()
