@@ -4,6 +4,8 @@ BIN      := bin/capgo-functions
 ADDR     ?= 127.0.0.1:54321
 # dev PostgreSQL's port on 127.0.0.1 (make dev)
 DEV_PG_PORT ?= 54339
+# make dev's admin listener (metrics, probes); empty turns it off
+ADMIN_ADDR ?= $(or $(CAPGO_ADMIN_ADDR),127.0.0.1:9091)
 
 .PHONY: all build dev admin run test test-short test-read-model-off test-pgbouncer test-race fuzz lint bench bench-compare load clean
 
@@ -13,13 +15,14 @@ build:
 	$(GO) build -o $(BIN) ./cmd/capgo-functions
 
 ## dev: private PostgreSQL (on DEV_PG_PORT) with the migrations and demo
-##       seed, server on ADDR (0.0.0.0:54321 for devices on the network);
-##       a taken port is reported first; Ctrl-C stops both
+##       seed, server on ADDR (0.0.0.0:54321 for devices on the network),
+##       metrics and probes on ADMIN_ADDR; a taken port is reported first;
+##       Ctrl-C stops both
 # capgo-dev is built and run directly: `go run` exits 1 on Ctrl-C even
 # when the program it ran exited 0, and make would report that.
 dev: build
 	$(GO) build -o bin/capgo-dev ./cmd/capgo-dev
-	./bin/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -- ./$(BIN) serve --addr $(ADDR) --proxy=false
+	./bin/capgo-dev -port $(DEV_PG_PORT) -addr $(ADDR) -admin-addr '$(ADMIN_ADDR)' -- ./$(BIN) serve --addr $(ADDR) --admin-addr='$(ADMIN_ADDR)' --proxy=false
 
 ## admin: an admin command against the make dev database and bundle folder
 ##       (make dev must be running), e.g. make admin ARGS="app create --app-id com.example.app"

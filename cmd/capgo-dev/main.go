@@ -46,11 +46,12 @@ func run() error {
 	port := flag.Int("port", 54339, "PostgreSQL port on 127.0.0.1")
 	bundles := flag.String("bundles", ".dev/bundles", "bundle folder served by /functions/v1/files/read (demo zips are written there)")
 	addr := flag.String("addr", "", "the server's listen address, checked to be free before PostgreSQL starts (make dev passes ADDR)")
+	adminAddr := flag.String("admin-addr", "", "the server's admin address, checked likewise (make dev passes ADMIN_ADDR)")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		return errors.New("usage: capgo-dev [flags] -- SERVER_COMMAND [ARGS]")
 	}
-	if err := checkPorts(*addr, *port); err != nil {
+	if err := checkPorts(*addr, *adminAddr, *port); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(*dataDir)

@@ -9,14 +9,20 @@ import (
 	"syscall"
 )
 
-// checkPorts makes sure the server's address and PostgreSQL's port are
-// free before anything starts, so a taken one is the first and only line
-// (not an error buried after PostgreSQL's start-up), naming the likely
-// culprit and the fix. A port 0 address picks a free port: nothing to check.
-func checkPorts(addr string, pgPort int) error {
+// checkPorts makes sure the server's address, its admin address and
+// PostgreSQL's port are free before anything starts, so a taken one is the
+// first and only line (not an error buried after PostgreSQL's start-up),
+// naming the likely culprit and the fix. A port 0 address picks a free
+// port, and an empty admin address turns the listener off: nothing to check.
+func checkPorts(addr, adminAddr string, pgPort int) error {
 	if _, port, err := net.SplitHostPort(addr); err == nil && port != "0" {
 		if err := free(addr); err != nil {
 			return fmt.Errorf("the server's address %s is taken (%v); %s, or choose another address: make dev ADDR=127.0.0.1:54400", addr, err, takenHint(port))
+		}
+	}
+	if _, port, err := net.SplitHostPort(adminAddr); err == nil && port != "0" {
+		if err := free(adminAddr); err != nil {
+			return fmt.Errorf("the server's admin address %s (metrics and probes) is taken (%v; another `make dev` or capgo-functions still running?): stop it, or choose another address: make dev ADMIN_ADDR=127.0.0.1:9092 (ADMIN_ADDR= turns the admin listener off)", adminAddr, err)
 		}
 	}
 	if pgPort != 0 {

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestCheckPortsReportsATakenPort: a taken server address or PostgreSQL
-// port is one error naming it and the make variable that moves it.
+// TestCheckPortsReportsATakenPort: a taken server address, admin address
+// or PostgreSQL port is one error naming it and the make variable that moves it.
 func TestCheckPortsReportsATakenPort(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -21,17 +21,22 @@ func TestCheckPortsReportsATakenPort(t *testing.T) {
 	taken := ln.Addr().String()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	err = checkPorts(taken, 0)
+	err = checkPorts(taken, "", 0)
 	if err == nil || !strings.Contains(err.Error(), "the server's address "+taken+" is taken (address already in use)") ||
 		!strings.Contains(err.Error(), "make dev ADDR=") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("server address taken: %v", err)
 	}
-	err = checkPorts("127.0.0.1:0", port)
+	err = checkPorts("127.0.0.1:0", taken, 0)
+	if err == nil || !strings.Contains(err.Error(), "the server's admin address "+taken+" (metrics and probes) is taken") ||
+		!strings.Contains(err.Error(), "make dev ADMIN_ADDR=") {
+		t.Errorf("admin address taken: %v", err)
+	}
+	err = checkPorts("127.0.0.1:0", "", port)
 	if err == nil || !strings.Contains(err.Error(), "the dev PostgreSQL port "+taken+" is taken") ||
 		!strings.Contains(err.Error(), "make dev DEV_PG_PORT="+strconv.Itoa(port+1)) {
 		t.Errorf("PostgreSQL port taken: %v", err)
 	}
-	if err := checkPorts("127.0.0.1:0", 0); err != nil {
+	if err := checkPorts("127.0.0.1:0", "127.0.0.1:0", 0); err != nil {
 		t.Errorf("port 0 (any free port): %v", err)
 	}
 }
