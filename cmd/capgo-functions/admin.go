@@ -21,7 +21,7 @@ import (
 
 // The admin listener (--admin-addr, default 127.0.0.1:9091): metrics,
 // probes and pprof, for operators only, never on the public listener
-// (README "Metrics and probes").
+// (docs/metrics.md).
 
 // readyTimeout bounds one /readyz: a probe must answer before the
 // prober's own timeout (commonly 1 s to a few seconds).

@@ -218,10 +218,10 @@ func newBundleSigner(cfg Config, log *slog.Logger) (updates.BundleSigner, error)
 			return nil, err
 		}
 		// Behind the proxy, Storage checks the signature against Kong's
-		// port, not the one signed for (README: the S3 presign host trap).
+		// port, not the one signed for (docs/signers.md: the S3 presign host trap).
 		if cfg.Proxy && strings.Contains(cfg.S3.Endpoint, "/storage/v1/s3") && strings.Contains(cfg.S3.Endpoint, ":"+portOf(cfg.Addr)+"/") {
 			log.Warn("bundleurl.s3_host_trap", "s3_endpoint", cfg.S3.Endpoint,
-				"hint", "Supabase Storage checks S3 presigned URLs against Kong's port behind this proxy; use --bundle-signer storage with SUPABASE_JWT_SECRET (see the README)")
+				"hint", "Supabase Storage checks S3 presigned URLs against Kong's port behind this proxy; use --bundle-signer storage with SUPABASE_JWT_SECRET (see docs/signers.md)")
 		}
 		log.Info("bundleurl.signer", "signer", s3)
 		return s3, nil

@@ -44,8 +44,8 @@ type Config struct {
 	// PublicURL is updates.Deps.PublicURL: --public-url, CAPGO_PUBLIC_URL.
 	PublicURL string
 
-	// How bundle zips are linked (package bundleurl; README "Bundle URLs
-	// (signers)"). Load resolves an empty BundleSigner to s3 when
+	// How bundle zips are linked (package bundleurl; docs/signers.md).
+	// Load resolves an empty BundleSigner to s3 when
 	// S3_ENDPOINT is set, else storage when a JWT secret or service role key
 	// is, else files.
 	BundleSigner string // --bundle-signer, CAPGO_BUNDLE_SIGNER: s3, storage or files
@@ -65,12 +65,12 @@ type Config struct {
 	Gateway gateway.Options
 	Proxy   bool // --proxy, CAPGO_PROXY (false: other paths are 404)
 
-	// The write path (package recorder; README "Write path"): QueueSize,
+	// The write path (package recorder; docs/write-path.md): QueueSize,
 	// BatchSize, FlushInterval and EnqueueWait are --recorder-*,
 	// CAPGO_RECORDER_*.
 	Recorder recorder.Options
 
-	// The read model (package readmodel; README "Read model"): ReadModel
+	// The read model (package readmodel; docs/read-model.md): ReadModel
 	// is on or off (--read-model, CAPGO_READ_MODEL); ListenURL is the
 	// connection that LISTENs for changes (--database-listen-url,
 	// DATABASE_LISTEN_URL; empty: DatabaseURL); ReadModelMemoryMiB bounds
@@ -91,7 +91,7 @@ type Config struct {
 	// CAPGO_STATS_MAX_EVENTS.
 	StatsMaxEvents int
 
-	// The edge (README "Connections and clients"): TrustedProxies is
+	// The edge (docs/endpoints.md "Connections and clients"): TrustedProxies is
 	// --trusted-proxies, CAPGO_TRUSTED_PROXIES (comma-separated CIDRs);
 	// BodyTimeout is --body-timeout, CAPGO_BODY_TIMEOUT; MaxConnections is
 	// --max-connections, CAPGO_MAX_CONNECTIONS.

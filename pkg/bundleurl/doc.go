@@ -8,8 +8,8 @@
 //     (/storage/v1/object/sign/<bucket>/<key>?token=<JWT>), offline with the
 //     project JWT secret or through the Storage API with the service key,
 //     cached per key. Its tokens name no host, so they work behind a proxy
-//     in front of Kong, where S3 presigned URLs do not (README, "The S3
-//     presign host trap").
+//     in front of Kong, where S3 presigned URLs do not (docs/signers.md,
+//     "S3 presign host trap").
 //
 // The rest of this comment is about S3.
 // Why presigned URLs: the device fetches the bundle straight from the object

@@ -50,7 +50,7 @@ const maxAPIBody = 64 << 10
 // CreateSignedUrl takes no context (a hung Storage holds the update request
 // until the client's own timeout, which storage-go does not set), reports
 // every error with Status 0 (so a missing object looks like an outage), and
-// pastes the key into the URL unescaped. See the README.
+// pastes the key into the URL unescaped. See docs/signers.md.
 type apiMinter struct {
 	client *http.Client
 	base   string // Supabase URL without trailing slash

@@ -116,7 +116,7 @@ func (l *Live) checkTriggers() {
 	l.triggers.Store(ok)
 	if !ok && !l.warnedOff.Swap(true) {
 		l.log.Warn("readmodel.triggers_missing",
-			"hint", "changes are not notified: every app's data is reloaded at most every --read-model-ttl; run `capgo-functions install-notify` on this database (README \"Read model\")")
+			"hint", "changes are not notified: every app's data is reloaded at most every --read-model-ttl; run `capgo-functions install-notify` on this database (docs/read-model.md)")
 	}
 	if ok && l.warnedOff.Swap(false) {
 		l.log.Info("readmodel.triggers_found")

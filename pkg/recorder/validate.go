@@ -7,7 +7,7 @@ import (
 )
 
 // The ranges [Options.Validate] holds a deployment's settings to (the
-// README's "Write path" table). New accepts wider values: tests switch the
+// README's settings table). New accepts wider values: tests switch the
 // flush timer off with an hour-long interval.
 const (
 	MaxQueueSize     = 10_000_000       // about 2–4 GB of queued events
