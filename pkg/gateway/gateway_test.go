@@ -95,7 +95,17 @@ func newFront(t *testing.T, upstream string, logw io.Writer) *httptest.Server {
 	if logw == nil {
 		logw = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return newFrontLog(t, upstream, slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// newFrontJSON is newFront logging JSON lines.
+func newFrontJSON(t *testing.T, upstream string, logw io.Writer) *httptest.Server {
+	t.Helper()
+	return newFrontLog(t, upstream, slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+func newFrontLog(t *testing.T, upstream string, log *slog.Logger) *httptest.Server {
+	t.Helper()
 	p, err := gateway.New(gateway.Options{Upstream: upstream, Log: log})
 	if err != nil {
 		t.Fatal(err)
