@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,24 +195,6 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the server may log to while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAdminListener: serve() answers the admin paths on --admin-addr and
 // not on the public listener.
 func TestAdminListener(t *testing.T) {
@@ -223,7 +203,7 @@ func TestAdminListener(t *testing.T) {
 	cfg.DatabaseURL, cfg.Proxy, cfg.ReadModel = pgtest.NewDB(t), false, "off"
 	cfg.Addr, cfg.AdminAddr, cfg.LogFormat = "127.0.0.1:0", "127.0.0.1:0", "json"
 	ctx, stop := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &functest.Logs{}
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, logs, func(a string) { addrc <- a }) }()
 	t.Cleanup(func() {

@@ -2,44 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
-
-// logLines are the JSON lines in log with msg.
-func logLines(t *testing.T, log string, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, s := range strings.Split(strings.TrimSpace(log), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		if m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// closedAddr is a local address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	return ln.Addr().String()
-}
 
 // TestRequestIDsInTheLog: the whole server, with its database and its
 // Supabase gateway both down. The line each failing request logs (the
@@ -50,11 +22,11 @@ func closedAddr(t *testing.T) string {
 func TestRequestIDsInTheLog(t *testing.T) {
 	t.Parallel()
 	cfg := Default()
-	cfg.DatabaseURL = "postgres://postgres@" + closedAddr(t) + "/postgres?connect_timeout=2"
+	cfg.DatabaseURL = "postgres://postgres@" + functest.ClosedAddr(t) + "/postgres?connect_timeout=2"
 	cfg.ReadModel = "off"
-	cfg.Gateway.Upstream = "http://" + closedAddr(t)
-	logs := &syncBuffer{}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	cfg.Gateway.Upstream = "http://" + functest.ClosedAddr(t)
+	logs := &functest.Logs{}
+	a, err := newApp(context.Background(), cfg, logs.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +65,7 @@ func TestRequestIDsInTheLog(t *testing.T) {
 		}
 		want[tc.msg] = append(want[tc.msg], id)
 		// Each line names the function that logged it.
-		for _, l := range logLines(t, logs.String(), tc.msg) {
+		for _, l := range logs.Lines(t, tc.msg) {
 			if l["function"] != tc.function {
 				t.Errorf("%s: function %v, want %s", tc.msg, l["function"], tc.function)
 			}
@@ -101,7 +73,7 @@ func TestRequestIDsInTheLog(t *testing.T) {
 	}
 	for msg, ids := range want {
 		var got []string
-		for _, l := range logLines(t, logs.String(), msg) {
+		for _, l := range logs.Lines(t, msg) {
 			got = append(got, l["request_id"].(string))
 		}
 		if strings.Join(got, " ") != strings.Join(ids, " ") {

@@ -3,7 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 )
 
@@ -37,16 +38,8 @@ func newObservedProxy(t *testing.T, upstream string, headerTimeout time.Duration
 	return srv, o
 }
 
-// deadUpstream is an address nothing listens on: connection refused.
-func deadUpstream(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	return "http://" + ln.Addr().String()
-}
+// deadUpstream is a URL nothing listens on: connection refused.
+func deadUpstream(t *testing.T) string { return "http://" + functest.ClosedAddr(t) }
 
 // TestUpstreamOutcomes: each request sent to the upstream is told to the
 // Observer once, with what happened to it.
@@ -134,8 +127,8 @@ func TestUpstreamOutcomes(t *testing.T) {
 // and function "proxy".
 func TestProxyErrorNamesItsRequest(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
-	front := newFrontJSON(t, deadUpstream(t), &logs)
+	logs := &functest.Logs{}
+	front := newFrontJSON(t, deadUpstream(t), logs)
 	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	var ids []string
 	for _, incoming := range []string{"kong-req-7", "bad id?"} {
@@ -149,17 +142,11 @@ func TestProxyErrorNamesItsRequest(t *testing.T) {
 		ids = append(ids, id)
 	}
 	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("%q: %v", l, err)
+	for _, l := range logs.Lines(t, "gateway.upstream_error") {
+		if l["function"] != "proxy" {
+			t.Errorf("line %v: function %v, want proxy", l["msg"], l["function"])
 		}
-		if m["msg"] == "gateway.upstream_error" {
-			if m["function"] != "proxy" {
-				t.Errorf("line %v: function %v, want proxy", m["msg"], m["function"])
-			}
-			got = append(got, m["request_id"].(string))
-		}
+		got = append(got, fmt.Sprint(l["request_id"]))
 	}
 	if strings.Join(got, " ") != strings.Join(ids, " ") {
 		t.Errorf("request_id of the Warn lines %q, want the answers' %q", got, ids)

@@ -1,17 +1,14 @@
 package server_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -19,46 +16,13 @@ import (
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
-// logBuffer is a JSON log shared by the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// line is the one line logged with msg.
-func (l *logBuffer) line(t *testing.T, msg string) map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var found []map[string]any
-	for _, s := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		if m["msg"] == msg {
-			found = append(found, m)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%d lines %q, want 1:\n%s", len(found), msg, l.b.String())
-	}
-	return found[0]
-}
-
 // TestRequestIDInLogs: the line a request logs (a handler's own, the
 // panic recovery's) names the request_id its answer carries in
 // X-Request-Id, and the function that served it; a malformed incoming id
 // is replaced by a generated one in both.
 func TestRequestIDInLogs(t *testing.T) {
 	t.Parallel()
-	logs := &logBuffer{}
+	logs := &functest.Logs{}
 	srv := httptest.NewServer(server.New(server.Options{
 		Functions: []server.Function{
 			{Name: "stats", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +31,7 @@ func TestRequestIDInLogs(t *testing.T) {
 			})},
 			{Name: "updates", Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })},
 		},
-		Log: slog.New(slog.NewJSONHandler(logs, nil)),
+		Log: logs.Logger(),
 	}))
 	t.Cleanup(srv.Close)
 
@@ -96,8 +60,11 @@ func TestRequestIDInLogs(t *testing.T) {
 		if tc.keep && id != tc.incoming || !tc.keep && !uuidRE.MatchString(id) {
 			t.Errorf("%s: X-Request-Id %q (incoming %q)", tc.name, id, tc.incoming)
 		}
-		l := logs.line(t, tc.msg)
-		if l["request_id"] != id || l["function"] != tc.function {
+		lines := logs.Lines(t, tc.msg)
+		if len(lines) != 1 {
+			t.Fatalf("%s: %d lines %q, want 1:\n%s", tc.name, len(lines), tc.msg, logs.String())
+		}
+		if l := lines[0]; l["request_id"] != id || l["function"] != tc.function {
 			t.Errorf("%s: line request_id %v function %v, want %q %q", tc.name, l["request_id"], l["function"], id, tc.function)
 		}
 	}
