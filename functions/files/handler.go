@@ -78,7 +78,8 @@ type Deps struct {
 	Client *http.Client
 	// Recorder writes bandwidth_usage rows.
 	Recorder store.Recorder
-	Log      *slog.Logger
+	// Log is used outside the router's request logger (pkg/logctx).
+	Log *slog.Logger
 }
 
 // Handler answers the read route.
@@ -133,7 +134,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if h.d.Signer == nil {
 		return plugin.StorageNotConfigured()
 	}
-	log := logctx.From(r.Context(), h.d.Log).With("key", key)
+	log := logctx.From(ctx, h.d.Log).With("key", key)
 	rng := parseRange(r.Header.Values("Range"))
 
 	var resp *http.Response

@@ -42,7 +42,7 @@ type Deps struct {
 	// MaxEvents is the most events a batch may hold; a longer one is 413
 	// too_many_events, refused before it is decoded. 0 → DefaultMaxEvents.
 	MaxEvents int
-	Log       *slog.Logger // nil → slog.Default()
+	Log       *slog.Logger // outside the router's request logger (pkg/logctx); nil → slog.Default()
 }
 
 // Handler answers the stats function's root path.

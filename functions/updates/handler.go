@@ -43,7 +43,8 @@ type Deps struct {
 	PublicURL string
 	// Limited is Capgo's LIMITED_APPS switch; nil limits nothing.
 	Limited plugin.LimitedApps
-	Log     *slog.Logger
+	// Log is used outside the router's request logger (pkg/logctx).
+	Log *slog.Logger
 }
 
 // Handler answers the update function's root path.
@@ -128,7 +129,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := logctx.From(r.Context(), h.d.Log).With("app_id", req.AppID, "device_id", req.DeviceID)
+	log := logctx.From(ctx, h.d.Log).With("app_id", req.AppID, "device_id", req.DeviceID)
 
 	q := store.UpdateQuery{AppID: req.AppID, DeviceID: req.DeviceID, Platform: req.Platform}
 	if req.DefaultChannel != nil {
