@@ -61,7 +61,7 @@ test-pgbouncer:
 	PGTEST_POOLER=pgbouncer $(GO) test -count=1 -run 'Conformance/defaults|AnotherApp' ./pkg/readmodel/
 
 ## test-race: the packages with concurrency under the race detector
-RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/... ./pkg/server/... ./pkg/clientaddr/...
+RACE_PKGS ?= ./pkg/recorder/... ./pkg/ratelimit/... ./pkg/bundleurl/... ./pkg/gateway/... ./pkg/readmodel/... ./pkg/notify/... ./pkg/server/... ./pkg/clientaddr/... ./pkg/logctx/...
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 

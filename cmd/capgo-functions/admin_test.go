@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,10 +9,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
@@ -195,24 +195,6 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the server may log to while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAdminListener: serve() answers the admin paths on --admin-addr and
 // not on the public listener.
 func TestAdminListener(t *testing.T) {
@@ -221,7 +203,7 @@ func TestAdminListener(t *testing.T) {
 	cfg.DatabaseURL, cfg.Proxy, cfg.ReadModel = pgtest.NewDB(t), false, "off"
 	cfg.Addr, cfg.AdminAddr, cfg.LogFormat = "127.0.0.1:0", "127.0.0.1:0", "json"
 	ctx, stop := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &functest.Logs{}
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, logs, func(a string) { addrc <- a }) }()
 	t.Cleanup(func() {
@@ -265,4 +247,88 @@ func grepLines(body, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMetricsProxySignerAndNotifications: after a known mix, /metrics has
+// the proxy's upstream requests by outcome and their latency, the storage
+// signer's URL cache hits and misses, and the read model's notification
+// lag.
+func TestMetricsProxySignerAndNotifications(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	kong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Connection", "close") // no idle connection outlives kong.Close
+		_, _ = io.WriteString(w, "kong")
+	}))
+	cfg := Default()
+	cfg.DatabaseURL, cfg.ListenURL, cfg.Gateway.Upstream = dsn, pgtest.Direct(dsn), kong.URL
+	cfg.BundleSigner, cfg.Storage.JWTSecret = signerStorage, localJWTSecret
+	pub, adm := testApp(t, cfg)
+
+	// Two update checks offered the same bundle: one mint, one cache hit.
+	for _, dev := range []string{"1", "2"} {
+		res, err := http.Post(pub+"/functions/v1/updates", "application/json", strings.NewReader(
+			`{"app_id":"com.demo.app","device_id":"6f0e3c2a-0000-4000-8000-00000000000`+dev+`","platform":"android",`+
+				`"version_build":"1.0.0","version_name":"1.0.0-rc.1","plugin_version":"7.0.0","is_emulator":false,"is_prod":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "/storage/v1/object/sign/") {
+			t.Fatalf("update check: %d %s, want 200 with a storage URL", res.StatusCode, b)
+		}
+	}
+	// Three requests Kong answers, then two it cannot take.
+	for i := range 5 {
+		if i == 3 {
+			kong.Close()
+		}
+		status, _ := get(t, pub+"/rest/v1/apps")
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusBadGateway}[i < 3]; status != want {
+			t.Fatalf("proxied request %d: %d, want %d", i, status, want)
+		}
+	}
+	// Two notifications, once the listener is connected (/readyz).
+	waitFor(t, "the read model's listener", func() bool { s, _ := get(t, adm+"/readyz"); return s == http.StatusOK })
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for _, app := range []string{"com.metrics.a", "com.metrics.b"} {
+		if _, err := pool.Exec(context.Background(), `SELECT pg_notify('capgo_functions_invalidate', 'app:' || $1)`, app); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const lag = `capgo_functions_readmodel_notification_lag_seconds_count 2`
+	var body string
+	waitFor(t, "the notifications' lag", func() bool { _, body = get(t, adm+"/metrics"); return strings.Contains(body, lag+"\n") })
+
+	for _, want := range []string{
+		`capgo_functions_proxy_requests_total{outcome="ok"} 3`,
+		`capgo_functions_proxy_requests_total{outcome="dial_error"} 2`,
+		`capgo_functions_proxy_requests_total{outcome="timeout"} 0`,
+		`capgo_functions_proxy_requests_total{outcome="canceled"} 0`,
+		`capgo_functions_proxy_requests_total{outcome="client_body"} 0`,
+		`capgo_functions_proxy_requests_total{outcome="other"} 0`,
+		`capgo_functions_proxy_upstream_duration_seconds_count 3`,
+		`capgo_functions_bundleurl_cache_hits_total 1`,
+		`capgo_functions_bundleurl_cache_misses_total 1`,
+		lag,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, grepLines(body, "capgo_functions_"))
+		}
+	}
+}
+
+// waitFor polls cond until it holds; a minute without is a failure.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after a minute", what)
+		}
+	}
 }

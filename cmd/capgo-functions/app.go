@@ -76,7 +76,8 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	a.registry.MustRegister(metrics.RecorderCollector(a.recorder))
 	var reads deviceReads = st
 	if cfg.ReadModel == "on" {
-		a.model, err = readmodel.NewLive(st, readmodel.LiveOptions{Model: cfg.modelOptions(), ListenURL: cfg.listenURL(), DB: pool, Log: log})
+		a.model, err = readmodel.NewLive(st, readmodel.LiveOptions{Model: cfg.modelOptions(), ListenURL: cfg.listenURL(), DB: pool, Log: log,
+			ApplyLatency: metrics.NewNotificationLag(a.registry).Applied})
 		if err != nil {
 			return nil, fmt.Errorf("read model: %w", err)
 		}
@@ -86,7 +87,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	// One outage report for all functions, instead of a line per request.
 	a.outage = newOutage(log.With("component", "database"), nil)
 	reads = watchedReads{reads, a.outage}
-	fns, err := newFunctions(cfg, reads, a.recorder, log)
+	fns, err := newFunctions(cfg, reads, a.recorder, a.registry, log)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +96,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	if cfg.Proxy {
 		gw := cfg.Gateway
 		gw.Log = log.With("component", "gateway")
+		gw.Observer = metrics.NewProxy(a.registry)
 		if fallback, err = gateway.New(gw); err != nil {
 			return nil, err
 		}
@@ -143,10 +145,13 @@ type deviceReads interface {
 }
 
 // newFunctions builds the device functions and their routes.
-func newFunctions(cfg Config, st deviceReads, rec store.Recorder, log *slog.Logger) ([]server.Function, error) {
+func newFunctions(cfg Config, st deviceReads, rec store.Recorder, reg prometheus.Registerer, log *slog.Logger) ([]server.Function, error) {
 	signer, err := newBundleSigner(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("bundle URL signer: %w", err)
+	}
+	if c, ok := signer.(interface{ CacheStats() (hits, misses uint64) }); ok {
+		reg.MustRegister(metrics.URLCacheCollector(c)) // the storage signer's URL cache
 	}
 	up, err := updates.New(updates.Deps{Store: st, Recorder: rec, Signer: signer, PublicURL: cfg.PublicURL,
 		Limited: cfg.LimitedApps, Log: log.With("function", "updates")})

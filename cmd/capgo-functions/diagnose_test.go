@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/capgo-functions/capgo-functions/internal/pgcluster"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 )
 
@@ -78,7 +79,7 @@ func TestStartupDatabaseProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var stderr syncBuffer
+			var stderr functest.Logs
 			start := time.Now()
 			code := report(&stderr, run(context.Background(), serveArgs(tc.dsn), noEnv, io.Discard, &stderr))
 			took := time.Since(start)
@@ -113,7 +114,7 @@ func TestStartupDatabaseProblems(t *testing.T) {
 func TestStartupDatabaseNotUpYet(t *testing.T) {
 	t.Parallel()
 	dead := deadAddr(t)
-	var stderr syncBuffer
+	var stderr functest.Logs
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -160,7 +161,7 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	u.Path = "/" + name
 	u.RawQuery += "&pool_max_conns=5" // the pool's setting, not the server's
 
-	var stderr syncBuffer
+	var stderr functest.Logs
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, serveArgs(u.String(), "--wait-for-db"), noEnv, io.Discard, &stderr) }()
@@ -212,7 +213,7 @@ func TestStartupWaitForDatabaseStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/no_such_db"
-	var stderr syncBuffer
+	var stderr functest.Logs
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, serveArgs(u.String(), "--wait-for-db"), noEnv, io.Discard, &stderr) }()
@@ -224,7 +225,7 @@ func TestStartupWaitForDatabaseStopped(t *testing.T) {
 }
 
 // waitStarted returns the address of the server's server.started line.
-func waitStarted(t *testing.T, logs *syncBuffer, done chan error) string {
+func waitStarted(t *testing.T, logs *functest.Logs, done chan error) string {
 	t.Helper()
 	var addr string
 	waitUntil(t, "server.started", func() bool {

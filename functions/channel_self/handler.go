@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -37,7 +38,7 @@ type Deps struct {
 	// ratelimit.DefaultMaxKeys.
 	MaxLimiterKeys int
 	Now            func() time.Time // nil → time.Now
-	Log            *slog.Logger     // nil → slog.Default()
+	Log            *slog.Logger     // outside the router's request logger (pkg/logctx); nil → slog.Default()
 }
 
 // Handler answers the channel_self function's root path.
@@ -82,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = plugin.NotFound()
 	}
 	if err != nil {
-		plugin.WriteError(w, r, h.d.Log, err)
+		plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), err)
 	}
 }
 
@@ -173,7 +174,7 @@ func (h *Handler) limited(raw plugin.Body) error {
 func (h *Handler) run(w http.ResponseWriter, r *http.Request, o op, req request, ip, deviceID string,
 	decide func(request, *store.ChannelSelfSnapshot) outcome) error {
 	ctx := r.Context()
-	log := h.d.Log.With("app_id", req.AppID, "device_id", deviceID, "op", string(o))
+	log := logctx.From(ctx, h.d.Log).With("app_id", req.AppID, "device_id", deviceID, "op", string(o))
 	out, err := func() (outcome, error) {
 		defer h.limits.record(req.AppID, ip, deviceID, o, req.Channel)
 		return h.resolve(ctx, log, o, req, decide)

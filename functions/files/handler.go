@@ -41,6 +41,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -77,7 +78,8 @@ type Deps struct {
 	Client *http.Client
 	// Recorder writes bandwidth_usage rows.
 	Recorder store.Recorder
-	Log      *slog.Logger
+	// Log is used outside the router's request logger (pkg/logctx).
+	Log *slog.Logger
 }
 
 // Handler answers the read route.
@@ -119,7 +121,7 @@ func NewClient() *http.Client {
 // ServeHTTP answers GET and HEAD (the router sends nothing else).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(w, r); err != nil {
-		plugin.WriteError(w, r, h.d.Log, err)
+		plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), err)
 	}
 }
 
@@ -132,7 +134,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if h.d.Signer == nil {
 		return plugin.StorageNotConfigured()
 	}
-	log := h.d.Log.With("key", key)
+	log := logctx.From(ctx, h.d.Log).With("key", key)
 	rng := parseRange(r.Header.Values("Range"))
 
 	var resp *http.Response

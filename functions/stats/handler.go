@@ -17,6 +17,7 @@ import (
 	"net/http"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -41,7 +42,7 @@ type Deps struct {
 	// MaxEvents is the most events a batch may hold; a longer one is 413
 	// too_many_events, refused before it is decoded. 0 → DefaultMaxEvents.
 	MaxEvents int
-	Log       *slog.Logger // nil → slog.Default()
+	Log       *slog.Logger // outside the router's request logger (pkg/logctx); nil → slog.Default()
 }
 
 // Handler answers the stats function's root path.
@@ -70,10 +71,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plugin.WriteJSON(w, http.StatusOK, okBody)
 	case http.MethodPost:
 		if err := h.post(w, r); err != nil {
-			plugin.WriteError(w, r, h.d.Log, err)
+			plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), err)
 		}
 	default:
-		plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
+		plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), plugin.NotFound())
 	}
 }
 
@@ -128,7 +129,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	if h.d.Limited.Limited(appID) {
 		return plugin.LimitedApp(appID)
 	}
-	log := h.d.Log.With("app_id", appID)
+	log := logctx.From(r.Context(), h.d.Log).With("app_id", appID)
 	if !isBatch {
 		return h.single(w, r, log, list[0])
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -42,7 +43,8 @@ type Deps struct {
 	PublicURL string
 	// Limited is Capgo's LIMITED_APPS switch; nil limits nothing.
 	Limited plugin.LimitedApps
-	Log     *slog.Logger
+	// Log is used outside the router's request logger (pkg/logctx).
+	Log *slog.Logger
 }
 
 // Handler answers the update function's root path.
@@ -92,10 +94,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plugin.WriteJSON(w, http.StatusOK, plugin.Object{{Key: "status", Value: "ok"}})
 	case http.MethodPost:
 		if err := h.check(w, r); err != nil {
-			plugin.WriteError(w, r, h.d.Log, err)
+			plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), err)
 		}
 	default:
-		plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
+		plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), plugin.NotFound())
 	}
 }
 
@@ -127,7 +129,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	log := h.d.Log.With("app_id", req.AppID, "device_id", req.DeviceID)
+	log := logctx.From(ctx, h.d.Log).With("app_id", req.AppID, "device_id", req.DeviceID)
 
 	q := store.UpdateQuery{AppID: req.AppID, DeviceID: req.DeviceID, Platform: req.Platform}
 	if req.DefaultChannel != nil {

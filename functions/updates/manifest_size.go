@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/capgo-functions/capgo-functions/functions/internal/storecall"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
@@ -21,11 +22,11 @@ import (
 func (h *Handler) ManifestSize() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
-			plugin.WriteError(w, r, h.d.Log, plugin.NotFound())
+			plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), plugin.NotFound())
 			return
 		}
 		if err := h.manifestSize(w, r); err != nil {
-			plugin.WriteError(w, r, h.d.Log, err)
+			plugin.WriteError(w, r, logctx.From(r.Context(), h.d.Log), err)
 		}
 	})
 }
@@ -66,7 +67,7 @@ func (h *Handler) manifestSize(w http.ResponseWriter, r *http.Request) error {
 		if len(q) > 0 {
 			if rows, err = h.sizer.ManifestFileSizes(ctx, req.AppID, versionName, versionID, q); err != nil {
 				// No app is no rows here, so every error is the database's.
-				return storecall.Unavailable(ctx, h.d.Log.With("app_id", req.AppID), "updates", err)
+				return storecall.Unavailable(ctx, logctx.From(ctx, h.d.Log).With("app_id", req.AppID), "updates", err)
 			}
 		}
 	}

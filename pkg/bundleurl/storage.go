@@ -209,6 +209,12 @@ func NewStorage(o StorageOptions) (*Storage, error) {
 	return s, nil
 }
 
+// CacheStats are the signed URL cache's lookups since NewStorage: hits
+// answered from memory, misses waited for a mint.
+func (s *Storage) CacheStats() (hits, misses uint64) {
+	return s.cache.hits.Load(), s.cache.misses.Load()
+}
+
 // checkBaseURL accepts an absolute http(s) URL without query or fragment.
 func checkBaseURL(raw string) error {
 	if raw == "" {

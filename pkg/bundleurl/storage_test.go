@@ -327,6 +327,9 @@ func TestURLCache(t *testing.T) {
 		if n := m.calls.Load(); n != 2 {
 			t.Errorf("mints = %d, want 2", n)
 		}
+		if h, mi := c.hits.Load(), c.misses.Load(); h != 4 || mi != 2 {
+			t.Errorf("hits %d misses %d, want 4 and 2 (the metrics)", h, mi)
+		}
 	})
 
 	t.Run("renewed in the background past half-life, synchronously past three quarters", func(t *testing.T) {
@@ -383,6 +386,10 @@ func TestURLCache(t *testing.T) {
 		m.fail.Store(false)
 		if got := get(t, c, m, "k"); got != "k#2" {
 			t.Errorf("after errorTTL: got %q, want k#2", got)
+		}
+		// A remembered failure is answered from memory: a hit.
+		if h, mi := c.hits.Load(), c.misses.Load(); h != 2 || mi != 2 {
+			t.Errorf("hits %d misses %d, want 2 and 2 (the metrics)", h, mi)
 		}
 	})
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 )
 
 // Cache timings, as fractions of a token's lifetime and fixed bounds.
@@ -29,6 +32,10 @@ type urlCache struct {
 	max     int
 	now     func() time.Time
 	log     *slog.Logger
+
+	// hits are lookups answered from memory (a token, or a mint failure
+	// still remembered); misses waited for a mint (started or joined).
+	hits, misses atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -72,11 +79,13 @@ func (c *urlCache) get(ctx context.Context, key string, mint mintFunc) (string, 
 					}
 					v := e.tok.value
 					c.mu.Unlock()
+					c.hits.Add(1)
 					return v, nil
 				}
 			} else if now.Before(e.errUntil) {
 				err := e.err
 				c.mu.Unlock()
+				c.hits.Add(1)
 				return "", err
 			}
 			e = nil // expired: mint again below
@@ -92,6 +101,7 @@ func (c *urlCache) get(ctx context.Context, key string, mint mintFunc) (string, 
 	} else {
 		c.mu.Unlock()
 	}
+	c.misses.Add(1)
 
 	select {
 	case <-e.done:
@@ -129,7 +139,9 @@ func (c *urlCache) refresh(ctx context.Context, key string, e *cacheEntry, mint 
 	e.refreshing = false
 	if err != nil {
 		e.retryAt = c.now().Add(errorTTL)
-		c.log.WarnContext(ctx, "bundleurl.refresh_failed", "key", key, "err", err)
+		// ctx is the request's that found the token stale: the line
+		// names it.
+		logctx.From(ctx, c.log).WarnContext(ctx, "bundleurl.refresh_failed", "key", key, "err", err)
 		return
 	}
 	e.tok = tok

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
 
 // TestClientBodyErrorIs400: a proxied request whose body the client
@@ -23,8 +25,8 @@ func TestClientBodyErrorIs400(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "kong")
 	})
-	var logs syncBuffer
-	front := newFront(t, k.URL, &logs)
+	logs := &functest.Logs{}
+	front := newFront(t, k.URL, logs)
 	addr := strings.TrimPrefix(front.URL, "http://")
 	const want = `{"error":"invalid_request_body","message":"Cannot read the request body"}`
 	for name, raw := range map[string]string{

@@ -13,7 +13,8 @@
 //     answers flush as they arrive);
 //   - websocket upgrades (/realtime/v1/websocket) are passed through;
 //   - when the gateway cannot be reached the client gets a JSON 502
-//     bad_gateway (plugin.BadGateway), logged once at Warn with the upstream;
+//     bad_gateway (plugin.BadGateway) with an X-Request-Id, logged once at
+//     Warn with the upstream and that request_id;
 //   - when the client's own request body cannot be read (a malformed
 //     chunked encoding, a connection cut mid-body) the client gets a JSON
 //     400 invalid_request_body, logged at Debug only: Supabase is fine.
@@ -38,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
@@ -80,7 +82,28 @@ type Options struct {
 	// Log receives one Warn line per request the gateway could not
 	// answer; nil means slog.Default().
 	Log *slog.Logger
+	// Observer, when set, is told of every request sent to the upstream
+	// (metrics.Proxy).
+	Observer Observer
 }
+
+// Observer is told how each request sent to the upstream went: its
+// outcome (one of the Outcome* constants) and the time from sending it to
+// the upstream's answer headers, or to the failure.
+type Observer interface {
+	ObserveUpstream(outcome string, took time.Duration)
+}
+
+// Outcomes of a request sent to the upstream, a bounded set of label
+// values.
+const (
+	OutcomeOK         = "ok"          // the upstream answered (any status)
+	OutcomeDialError  = "dial_error"  // no connection: refused, unreachable, connect timeout
+	OutcomeTimeout    = "timeout"     // no answer headers in time (ResponseHeaderTimeout, TLS handshake)
+	OutcomeCanceled   = "canceled"    // the client left before the upstream answered
+	OutcomeClientBody = "client_body" // the client's request body could not be read
+	OutcomeOther      = "other"       // anything else (connection reset, malformed answer)
+)
 
 // Proxy is an http.Handler forwarding every request to the upstream. It
 // is safe for concurrent use.
@@ -109,6 +132,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	if o.Transport == nil {
 		o.Transport = NewTransport(o.DialTimeout, o.ResponseHeaderTimeout, o.MaxIdleConns)
+	}
+	if o.Observer != nil {
+		o.Transport = observed{next: o.Transport, o: o.Observer}
 	}
 	p := &Proxy{upstream: u, log: o.Log}
 	p.rp = &httputil.ReverseProxy{
@@ -248,26 +274,70 @@ func forwardedPort(r *http.Request) string {
 }
 
 // fail answers a request the upstream could not: 502 JSON, one Warn line.
+// These answers are ours, so like every answer of ours they carry an
+// X-Request-Id, which their log line names (function "proxy").
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	id := logctx.RequestID(r)
+	ctx := logctx.With(r.Context(), p.log, id, "proxy")
+	log := logctx.From(ctx, p.log)
+	r = r.WithContext(ctx)
 	if berr := readError(r); berr != nil {
 		// The client sent a body that cannot be read: its fault, not
 		// Supabase's, so a 400 and no Warn.
-		p.log.DebugContext(r.Context(), "gateway.client_body_error", "method", r.Method, "path", r.URL.Path, "err", berr)
+		log.DebugContext(ctx, "gateway.client_body_error", "method", r.Method, "path", r.URL.Path, "err", berr)
+		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Connection", "close")
-		plugin.WriteError(w, r, p.log, plugin.InvalidRequestBody(berr))
+		plugin.WriteError(w, r, log, plugin.InvalidRequestBody(berr))
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client left; there is nobody to answer and nothing wrong
 		// upstream.
-		p.log.DebugContext(r.Context(), "gateway.client_gone", "method", r.Method, "path", r.URL.Path)
+		log.DebugContext(ctx, "gateway.client_gone", "method", r.Method, "path", r.URL.Path)
 		return
 	}
-	p.log.WarnContext(r.Context(), "gateway.upstream_error", "upstream", p.upstream.String(),
+	log.WarnContext(ctx, "gateway.upstream_error", "upstream", p.upstream.String(),
 		"method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("X-Request-Id", id)
 	w.Header().Set("Cache-Control", "no-store")
-	plugin.WriteError(w, r, p.log, plugin.BadGateway())
+	plugin.WriteError(w, r, log, plugin.BadGateway())
+}
+
+// observed is a transport telling an Observer how each request went.
+type observed struct {
+	next http.RoundTripper
+	o    Observer
+}
+
+func (t observed) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.next.RoundTrip(r)
+	t.o.ObserveUpstream(outcome(r, err), time.Since(start))
+	return res, err
+}
+
+// outcome classifies how the upstream request r went, as fail tells the
+// client's faults from the upstream's.
+func outcome(r *http.Request, err error) string {
+	if err == nil {
+		return OutcomeOK
+	}
+	if readError(r) != nil {
+		return OutcomeClientBody
+	}
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		return OutcomeCanceled
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return OutcomeDialError
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return OutcomeTimeout
+	}
+	return OutcomeOther
 }
 
 // bufferPool is an httputil.BufferPool backed by sync.Pool.

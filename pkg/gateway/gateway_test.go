@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -69,24 +69,6 @@ func (k *kong) requests() []seen {
 	return append([]seen(nil), k.reqs...)
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newFront starts the real router with two local functions (updates, and
 // files answering only /read/attachments/…) and the gateway to upstream
 // as its Fallback: the shape `capgo-functions serve` runs.
@@ -95,7 +77,17 @@ func newFront(t *testing.T, upstream string, logw io.Writer) *httptest.Server {
 	if logw == nil {
 		logw = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return newFrontLog(t, upstream, slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+// newFrontJSON is newFront logging JSON lines.
+func newFrontJSON(t *testing.T, upstream string, logw io.Writer) *httptest.Server {
+	t.Helper()
+	return newFrontLog(t, upstream, slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+}
+
+func newFrontLog(t *testing.T, upstream string, log *slog.Logger) *httptest.Server {
+	t.Helper()
 	p, err := gateway.New(gateway.Options{Upstream: upstream, Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -271,8 +263,8 @@ func TestGatewayDown(t *testing.T) {
 	upstream := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there any more: connection refused
 
-	var logs syncBuffer
-	front := newFront(t, upstream, &logs)
+	logs := &functest.Logs{}
+	front := newFront(t, upstream, logs)
 	for _, path := range []string{"/rest-admin/v1/ready", "/functions/v1/_internal/health"} {
 		resp, body := do(t, newRequest(t, http.MethodGet, front.URL+path, nil))
 		if resp.StatusCode != http.StatusBadGateway {

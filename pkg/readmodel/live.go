@@ -37,6 +37,9 @@ type LiveOptions struct {
 	// Applied, when set, is called after each notification was applied,
 	// on the listener's goroutine (metrics; tests wait for a marker).
 	Applied func(notify.Payload)
+	// ApplyLatency, when set, is told the time from each notification's
+	// receipt to its having been applied (metrics).
+	ApplyLatency func(time.Duration)
 }
 
 // NewLive builds the read model in front of backend and starts its
@@ -56,7 +59,11 @@ func NewLive(backend Backend, o LiveOptions) (*Live, error) {
 	l.listener, err = notify.New(notify.Options{
 		URL: o.ListenURL,
 		Handle: func(p notify.Payload) {
+			received := time.Now()
 			l.Apply(p)
+			if o.ApplyLatency != nil {
+				o.ApplyLatency(time.Since(received))
+			}
 			if o.Applied != nil {
 				o.Applied(p)
 			}

@@ -4,15 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
-// newEcho is echo with our error envelope and the middleware every answer
-// of ours gets: panic recovery and a request id.
+// newEcho is echo with our error envelope and panic recovery. The request
+// id and the request's logger are the pre-router's (router.ServeHTTP).
 func newEcho(log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -23,31 +23,11 @@ func newEcho(log *slog.Logger) *echo.Echo {
 		if he, ok := err.(*echo.HTTPError); ok && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
 			err = plugin.NotFound()
 		}
-		plugin.WriteError(c.Response(), c.Request(), log, err)
+		r := c.Request()
+		plugin.WriteError(c.Response(), r, logctx.From(r.Context(), log), err)
 	}
-	e.Use(recoverer(log), requestID)
+	e.Use(recoverer(log))
 	return e
-}
-
-// validRequestID is what Hono's requestId middleware accepts from clients.
-var validRequestID = regexp.MustCompile(`^[\w\-=]{1,255}$`)
-
-// setRequestID honours a valid incoming X-Request-Id, else makes one, and
-// echoes it in the answer.
-func setRequestID(h http.Header, r *http.Request) {
-	id := r.Header.Get("X-Request-Id")
-	if !validRequestID.MatchString(id) {
-		id = plugin.NewUUID()
-	}
-	h.Set("X-Request-Id", id)
-}
-
-// requestID is setRequestID as echo middleware.
-func requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		setRequestID(c.Response().Header(), c.Request())
-		return next(c)
-	}
 }
 
 // recoverer turns a panic into Capgo's 500 unknown_error, logged once.
@@ -59,10 +39,11 @@ func recoverer(log *slog.Logger) echo.MiddlewareFunc {
 					if p == http.ErrAbortHandler {
 						panic(p)
 					}
-					log.ErrorContext(c.Request().Context(), "request.panic", "panic", fmt.Sprint(p),
-						"path", c.Request().URL.Path, "request_id", c.Response().Header().Get("X-Request-Id"))
+					r := c.Request()
+					log := logctx.From(r.Context(), log)
+					log.ErrorContext(r.Context(), "request.panic", "panic", fmt.Sprint(p), "path", r.URL.Path)
 					if !c.Response().Committed {
-						plugin.WriteError(c.Response(), c.Request(), log, plugin.UnknownError(fmt.Errorf("panic: %v", p)))
+						plugin.WriteError(c.Response(), r, log, plugin.UnknownError(fmt.Errorf("panic: %v", p)))
 					}
 				}
 			}()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -17,11 +18,13 @@ type Observer interface {
 	ObserveRequest(function, method string, status int, code plugin.Code, took time.Duration)
 }
 
-// observe runs next under o: it times the request, keeps the status its
-// answer was written with and reads the code plugin.WriteError noted.
-func observe(o Observer, function string, w http.ResponseWriter, r *http.Request, next func(http.ResponseWriter, *http.Request)) {
+// observe runs next under o, with r in ctx: it times the request, keeps
+// the status its answer was written with and reads the code
+// plugin.WriteError noted.
+func observe(ctx context.Context, o Observer, function string, w http.ResponseWriter, r *http.Request,
+	next func(http.ResponseWriter, *http.Request)) {
 	start := time.Now()
-	ctx, code := plugin.WithAnswered(r.Context())
+	ctx, code := plugin.WithAnswered(ctx)
 	sw := &statusWriter{ResponseWriter: w}
 	next(sw, r.WithContext(ctx))
 	status := sw.status

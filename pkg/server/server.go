@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/capgo-functions/capgo-functions/pkg/clientaddr"
+	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 )
 
@@ -122,32 +123,37 @@ type router struct {
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dest := rt.route(r)
-	if rt.observer == nil || dest == routeFallback {
-		rt.serve(dest, w, r)
+	if dest == routeFallback {
+		rt.fallback.ServeHTTP(w, r)
 		return
 	}
 	name := "" // an invalid path: no function answered it
 	if dest == routeFunction {
 		name, _, _ = splitFunctionPath(r.URL.Path)
 	}
-	observe(rt.observer, name, w, r, func(w http.ResponseWriter, r *http.Request) { rt.serve(dest, w, r) })
+	// Every answer of ours names its request, and so does every line
+	// logged while serving it (pkg/logctx).
+	id := logctx.RequestID(r)
+	w.Header().Set("X-Request-Id", id)
+	ctx := logctx.With(r.Context(), rt.log, id, name)
+	if rt.observer == nil {
+		rt.serve(dest, w, r.WithContext(ctx))
+		return
+	}
+	observe(ctx, rt.observer, name, w, r, func(w http.ResponseWriter, r *http.Request) { rt.serve(dest, w, r) })
 }
 
-// serve sends the request where route decided.
+// serve sends a request for a function's path where route decided.
 func (rt *router) serve(dest destination, w http.ResponseWriter, r *http.Request) {
-	switch dest {
-	case routeFunction:
-		if rt.bodyTimeout > 0 {
-			limitBodyTime(w, r, rt.bodyTimeout)
-		}
-		rt.echo.ServeHTTP(w, rt.trust.Attach(r))
-	case routeInvalid:
-		setRequestID(w.Header(), r)
+	if dest == routeInvalid {
 		w.Header().Set("Cache-Control", "no-store")
-		plugin.WriteError(w, r, rt.log, plugin.InvalidPath())
-	default:
-		rt.fallback.ServeHTTP(w, r)
+		plugin.WriteError(w, r, logctx.From(r.Context(), rt.log), plugin.InvalidPath())
+		return
 	}
+	if rt.bodyTimeout > 0 {
+		limitBodyTime(w, r, rt.bodyTimeout)
+	}
+	rt.echo.ServeHTTP(w, rt.trust.Attach(r))
 }
 
 // A destination is where the pre-router sends a request.
@@ -203,7 +209,7 @@ func splitFunctionPath(p string) (name, sub string, ok bool) {
 // ours.
 func notFound(log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRequestID(w.Header(), r)
+		w.Header().Set("X-Request-Id", logctx.RequestID(r))
 		plugin.WriteError(w, r, log, plugin.NotFound())
 	})
 }
