@@ -77,7 +77,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *app, err erro
 	var reads deviceReads = st
 	if cfg.ReadModel == "on" {
 		a.model, err = readmodel.NewLive(st, readmodel.LiveOptions{Model: cfg.modelOptions(), ListenURL: cfg.listenURL(), DB: pool, Log: log,
-			ApplyLatency: metrics.NewNotificationLag(a.registry).Applied})
+			ApplyLatency: metrics.NewNotificationLag(a.registry).Applied,
+			// serve's start-up check already said the database is down.
+			DownReported: cfg.dbDownReported && cfg.listenURL() == cfg.DatabaseURL})
 		if err != nil {
 			return nil, fmt.Errorf("read model: %w", err)
 		}

@@ -41,6 +41,10 @@ type Config struct {
 	// the database is usable instead of exiting on a wrong setting or
 	// serving 503 while it is down (diagnose.go).
 	WaitForDB bool
+	// dbDownReported is not a setting: serve sets it when its start-up
+	// check has already logged the database as unreachable, so the read
+	// model's listener does not log that failure a second time.
+	dbDownReported bool
 	// PublicURL is updates.Deps.PublicURL: --public-url, CAPGO_PUBLIC_URL.
 	PublicURL string
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -190,35 +189,4 @@ func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger) (down erro
 	}
 	log.Info("database.ready", "after", time.Since(start).Round(time.Millisecond))
 	return nil, nil
-}
-
-// quietOnce is a log handler that lowers the first record named msg to
-// Debug: with the database down at start, the read model's listener would
-// repeat, as notify.listen_failed, what database.unreachable just said.
-type quietOnce struct {
-	slog.Handler
-	msg  string
-	done *atomic.Bool
-}
-
-func newQuietOnce(h slog.Handler, msg string) quietOnce {
-	return quietOnce{h, msg, new(atomic.Bool)}
-}
-
-func (h quietOnce) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == h.msg && h.done.CompareAndSwap(false, true) {
-		r.Level = slog.LevelDebug
-		if !h.Handler.Enabled(ctx, r.Level) {
-			return nil
-		}
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h quietOnce) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietOnce{h.Handler.WithAttrs(as), h.msg, h.done}
-}
-
-func (h quietOnce) WithGroup(name string) slog.Handler {
-	return quietOnce{h.Handler.WithGroup(name), h.msg, h.done}
 }

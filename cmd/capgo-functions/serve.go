@@ -37,11 +37,8 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		}
 		return err
 	}
-	appLog := log
-	if down != nil && cfg.listenURL() == cfg.DatabaseURL {
-		appLog = slog.New(newQuietOnce(log.Handler(), "notify.listen_failed"))
-	}
-	a, err := newApp(ctx, cfg, appLog)
+	cfg.dbDownReported = down != nil
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,11 @@ type Options struct {
 	// fails) and one Info when it (re)starts; single attempts log at Debug.
 	// Nil means slog.Default().
 	Log *slog.Logger
+	// DownReported says the caller has already reported the database
+	// unreachable (serve's start-up check): a failure of the first
+	// connection is then logged at Debug, not repeated as a Warn. A
+	// connection lost later is a Warn as always.
+	DownReported bool
 	// MinBackoff and MaxBackoff bound the wait between connection attempts,
 	// which doubles per failed attempt (with ±20% jitter, so replicas do not
 	// reconnect in lockstep). The first attempt after a lost connection is
@@ -151,9 +156,13 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			wait := jitter(delay)
-			if downSince.IsZero() {
+			if downSince.IsZero() { // only before the first connection
 				downSince = time.Now()
-				l.log.Warn("notify.listen_failed", "err", err, "host", l.cfg.Host, "database", l.cfg.Database,
+				level := slog.LevelWarn
+				if l.o.DownReported { // the caller said it already
+					level = slog.LevelDebug
+				}
+				l.log.Log(ctx, level, "notify.listen_failed", "err", err, "host", l.cfg.Host, "database", l.cfg.Database,
 					"detail", "retrying with backoff; cached data is not served until listening")
 			} else {
 				l.log.Debug("notify.retry_failed", "err", err, "retry_in", wait)

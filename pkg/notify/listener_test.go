@@ -337,6 +337,26 @@ func TestListenerWaitsForTheDatabase(t *testing.T) {
 	}
 }
 
+// When the caller has already reported the database down (serve's
+// start-up check), the listener's first failure is not said again as a
+// Warn; it still starts listening once the database is up.
+func TestListenerDownReported(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	allowConnections(t, dsn, false)
+	r := startListener(t, dsn, func(o *notify.Options) { o.DownReported = true })
+	r.logs.waitCount(t, slog.LevelDebug, "notify.retry_failed", 1)
+	allowConnections(t, dsn, true)
+	r.waitReset(t)
+	r.logs.waitCount(t, slog.LevelInfo, "notify.listening", 1)
+	if n := r.logs.count(slog.LevelWarn, "notify.listen_failed"); n != 0 {
+		t.Errorf("%d Warn notify.listen_failed lines, want 0", n)
+	}
+	if n := r.logs.count(slog.LevelDebug, "notify.listen_failed"); n != 1 {
+		t.Errorf("%d Debug notify.listen_failed lines, want 1", n)
+	}
+}
+
 func TestListenerStopsWhenCanceled(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDB(t)

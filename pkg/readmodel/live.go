@@ -40,6 +40,8 @@ type LiveOptions struct {
 	// ApplyLatency, when set, is told the time from each notification's
 	// receipt to its having been applied (metrics).
 	ApplyLatency func(time.Duration)
+	// DownReported is the listener's notify.Options.DownReported.
+	DownReported bool
 }
 
 // NewLive builds the read model in front of backend and starts its
@@ -72,7 +74,8 @@ func NewLive(backend Backend, o LiveOptions) (*Live, error) {
 			l.Reset()
 			go l.checkTriggers()
 		},
-		Log: o.Log.With("component", "notify"),
+		Log:          o.Log.With("component", "notify"),
+		DownReported: o.DownReported,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read model listener: %w", err)
