@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,29 +29,59 @@ import (
 // prober's own timeout (commonly 1 s to a few seconds).
 const readyTimeout = 2 * time.Second
 
-// newRegistry is the app's private registry with what is known before
-// the recorder and the read model exist: the Go runtime, the process and
-// the pool. newApp registers the rest as it builds it.
+// newRegistry is a private registry with what is known before the
+// recorder and the read model exist: the Go runtime, the process and, when
+// there is one, the pool. newApp registers the rest as it builds it; the
+// admin listener serves one without a pool while --wait-for-db waits.
 func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		metrics.PoolCollector(pool))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		reg.MustRegister(metrics.PoolCollector(pool))
+	}
 	return reg
 }
 
-// adminHandler serves /metrics, /healthz, /readyz and /debug/pprof/*.
+// adminServer is what the admin listener answers from. It starts before
+// the database is checked, so that while --wait-for-db waits a liveness
+// probe finds /healthz (a supervisor would otherwise restart a process
+// that is only waiting) and /readyz says what it waits for; the app is
+// set once it is built.
+type adminServer struct {
+	app     atomic.Pointer[app]
+	waiting atomic.Pointer[string] // the database problem being waited out
+	boot    *prometheus.Registry   // /metrics until the app exists
+}
+
+func newAdminServer() *adminServer { return &adminServer{boot: newRegistry(nil)} }
+
+// wait records what the start-up is waiting for (awaitDatabase's cause).
+func (s *adminServer) wait(cause string) { s.waiting.Store(&cause) }
+
+// handler serves /metrics, /healthz, /readyz and /debug/pprof/*.
 // pprof's handlers are registered here by hand: the package's import also
 // registers them on http.DefaultServeMux, which nothing of ours serves.
-func (a *app) adminHandler(log *slog.Logger) http.Handler {
+func (s *adminServer) handler(log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	opts := promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	boot := promhttp.HandlerFor(s.boot, opts)
+	var built http.Handler // the app's, made once: promhttp handlers are not free
+	var once sync.Once
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		a := s.app.Load()
+		if a == nil {
+			boot.ServeHTTP(w, r)
+			return
+		}
+		once.Do(func() { built = promhttp.HandlerFor(a.registry, opts) })
+		built.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		checks, ready := a.readiness(r.Context())
+		checks, ready := s.readiness(r.Context())
 		status := http.StatusOK
 		if !ready {
 			status = http.StatusServiceUnavailable
@@ -62,6 +94,18 @@ func (a *app) adminHandler(log *slog.Logger) http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// readiness is the app's, or before it exists, what the start-up waits for.
+func (s *adminServer) readiness(ctx context.Context) (checks plugin.Object, ready bool) {
+	if a := s.app.Load(); a != nil {
+		return a.readiness(ctx)
+	}
+	state := "starting: checking the database"
+	if cause := s.waiting.Load(); cause != nil {
+		state = "waiting for the database (--wait-for-db): " + *cause
+	}
+	return plugin.Object{{Key: "database", Value: state}}, false
 }
 
 // readiness checks what answering device requests needs: the database
@@ -105,7 +149,7 @@ func (a *app) readiness(ctx context.Context) (checks plugin.Object, ready bool) 
 
 // startAdmin starts the admin listener when --admin-addr is set (nil
 // server otherwise); a Serve error is sent to errc.
-func startAdmin(cfg Config, a *app, log *slog.Logger, errc chan<- error) (*http.Server, error) {
+func startAdmin(cfg Config, s *adminServer, log *slog.Logger, errc chan<- error) (*http.Server, error) {
 	if cfg.AdminAddr == "" {
 		return nil, nil
 	}
@@ -113,7 +157,7 @@ func startAdmin(cfg Config, a *app, log *slog.Logger, errc chan<- error) (*http.
 	if err != nil {
 		return nil, fmt.Errorf("admin listen (--admin-addr; empty disables it): %w", err)
 	}
-	srv := &http.Server{Handler: a.adminHandler(log), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: s.handler(log), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

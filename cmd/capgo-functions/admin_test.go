@@ -29,7 +29,9 @@ func testApp(t *testing.T, cfg Config) (public, admin string) {
 	t.Cleanup(func() { _ = a.closeWithin(30 * time.Second) })
 	pub := httptest.NewServer(a.handler)
 	t.Cleanup(pub.Close)
-	adm := httptest.NewServer(a.adminHandler(functest.Discard()))
+	s := newAdminServer()
+	s.app.Store(a)
+	adm := httptest.NewServer(s.handler(functest.Discard()))
 	t.Cleanup(adm.Close)
 	return pub.URL, adm.URL
 }

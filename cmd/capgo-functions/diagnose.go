@@ -145,8 +145,9 @@ func (e *errLogged) Unwrap() error { return e.err }
 // starts and answers 503 until it is up (the outage report then carries
 // on from that line). With --wait-for-db both wait instead, before the
 // server listens, retrying until the database is usable or ctx ends
-// (ctx's error: serve stops cleanly, nothing was started).
-func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger) (down error, err error) {
+// (ctx's error: serve stops cleanly, nothing was started). wait, when not
+// nil, is told each cause waited out (the admin listener's /readyz).
+func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger, wait func(cause string)) (down error, err error) {
 	db := redactURL(cfg.DatabaseURL)
 	err = checkDatabase(ctx, cfg.DatabaseURL)
 	if err == nil {
@@ -169,13 +170,18 @@ func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger) (down erro
 	retry := waitFirstRetry
 	for err != nil {
 		level, event, attrs := slog.LevelWarn, "database.unreachable", []any{"err", lastLine(err)}
+		cause := event + ": " + lastLine(err)
 		if errors.As(err, &p) {
 			level, event, attrs = slog.LevelError, p.Event, []any{"cause", p.Cause, "fix", p.Fix}
+			cause = p.Event + ": " + p.Cause
+		}
+		if wait != nil {
+			wait(cause)
 		}
 		// Once per cause, then every waitLogEvery while it lasts.
 		if event != lastEvent || time.Since(lastLog) >= waitLogEvery {
 			attrs = append(attrs, "database", db, "waiting", time.Since(start).Round(time.Second),
-				"hint", "--wait-for-db: retrying until the database is usable; nothing listens until then")
+				"hint", "--wait-for-db: retrying until the database is usable; only the admin listener answers until then")
 			log.Log(ctx, level, event, attrs...)
 			lastEvent, lastLog = event, time.Now()
 		}

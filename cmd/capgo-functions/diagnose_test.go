@@ -164,13 +164,29 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	var stderr functest.Logs
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, serveArgs(u.String(), "--wait-for-db"), noEnv, io.Discard, &stderr) }()
+	go func() {
+		done <- run(ctx, serveArgs(u.String(), "--wait-for-db", "--admin-addr", "127.0.0.1:0"), noEnv, io.Discard, &stderr)
+	}()
+	adminURL := "http://" + waitLogged(t, &stderr, done, "admin.started")
 	waitUntil(t, "the database.not_found line", func() bool { return strings.Contains(stderr.String(), "database.not_found") })
 	time.Sleep(time.Second) // a few retries
 	select {
 	case err := <-done:
 		t.Fatalf("run returned while waiting for the database: %v\n%s", err, stderr.String())
 	default:
+	}
+	// While it waits, the admin listener answers: alive, not ready, and why.
+	if status, body := get(t, adminURL+"/healthz"); status != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz while waiting: %d %q, want 200 \"ok\\n\"", status, body)
+	}
+	status, body := get(t, adminURL+"/readyz")
+	wantPrefix := `{"ready":false,"checks":{"database":"waiting for the database (--wait-for-db): database.not_found: `
+	if status != http.StatusServiceUnavailable || !strings.HasPrefix(body, wantPrefix) || !strings.Contains(body, name) {
+		t.Errorf("/readyz while waiting: %d %s, want 503 %s… naming %s", status, body, wantPrefix, name)
+	}
+	if status, body := get(t, adminURL+"/metrics"); status != http.StatusOK || !strings.Contains(body, "go_goroutines ") ||
+		strings.Contains(body, "capgo_functions_") {
+		t.Errorf("/metrics while waiting: %d, want 200 with Go's metrics and none of the app's yet:\n%s", status, body)
 	}
 
 	// The database appears: a copy of the test's own, schema and seed.
@@ -189,6 +205,13 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	base := "http://" + waitStarted(t, &stderr, done)
 	if status, body, err := postUpdate(http.DefaultClient, base, "6f0e3c2a-0000-4000-8000-000000000001"); err != nil || status != http.StatusOK {
 		t.Errorf("update check: %d %s %v, want 200", status, body, err)
+	}
+	// Built: the same listener now answers from the app.
+	if status, body := get(t, adminURL+"/readyz"); status != http.StatusOK {
+		t.Errorf("/readyz once serving: %d %s, want 200", status, body)
+	}
+	if status, body := get(t, adminURL+"/metrics"); status != http.StatusOK || !strings.Contains(body, `capgo_functions_requests_total{code="",function="updates",method="POST",status="200"} 1`) {
+		t.Errorf("/metrics once serving: %d, want the update check counted:\n%s", status, body)
 	}
 	stop()
 	if err := <-done; err != nil {
@@ -227,20 +250,27 @@ func TestStartupWaitForDatabaseStopped(t *testing.T) {
 // waitStarted returns the address of the server's server.started line.
 func waitStarted(t *testing.T, logs *functest.Logs, done chan error) string {
 	t.Helper()
+	return waitLogged(t, logs, done, "server.started")
+}
+
+// waitLogged returns the addr of the first log line msg.
+func waitLogged(t *testing.T, logs *functest.Logs, done chan error, msg string) string {
+	t.Helper()
 	var addr string
-	waitUntil(t, "server.started", func() bool {
+	waitUntil(t, msg, func() bool {
 		select {
 		case err := <-done:
-			t.Fatalf("run returned before serving: %v\n%s", err, logs.String())
+			t.Fatalf("run returned before %s: %v\n%s", msg, err, logs.String())
 		default:
 		}
 		for _, l := range strings.Split(logs.String(), "\n") {
 			var rec logLine
-			if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == "server.started" {
+			if json.Unmarshal([]byte(l), &rec) == nil && rec.Msg == msg {
 				addr = rec.Addr
+				return true
 			}
 		}
-		return addr != ""
+		return false
 	})
 	return addr
 }

@@ -30,24 +30,39 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // on port 0).
 func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg, logw)
-	down, err := awaitDatabase(ctx, cfg, log)
+	// The admin listener first: its port is checked before the database,
+	// and its probes answer while --wait-for-db waits.
+	errc := make(chan error, 2)
+	adm := newAdminServer()
+	admin, err := startAdmin(cfg, adm, log, errc)
 	if err != nil {
-		if ctx.Err() != nil { // stopped while waiting for the database
+		return err
+	}
+	closeAdmin := func() error {
+		if admin == nil {
 			return nil
 		}
-		return err
+		return admin.Close()
+	}
+	down, err := awaitDatabase(ctx, cfg, log, adm.wait)
+	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for the database
+			return closeAdmin()
+		}
+		return errors.Join(err, closeAdmin())
 	}
 	cfg.dbDownReported = down != nil
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
-		return err
+		return errors.Join(err, closeAdmin())
 	}
 	if down != nil {
 		a.outage.begin(down) // awaitDatabase's line opened it
 	}
+	adm.app.Store(a)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), a.closeWithin(cfg.ShutdownTimeout))
+		return errors.Join(fmt.Errorf("listen: %w", err), closeAdmin(), a.closeWithin(cfg.ShutdownTimeout))
 	}
 	// At --max-connections open connections, Accept waits for one to
 	// close: new clients wait in the kernel's listen backlog (and are
@@ -64,11 +79,6 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 2)
-	admin, err := startAdmin(cfg, a, log, errc)
-	if err != nil {
-		return errors.Join(err, ln.Close(), a.closeWithin(cfg.ShutdownTimeout))
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("server.started", "addr", ln.Addr().String(), "config", cfg)
@@ -98,10 +108,7 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		}
 		log.Info("server.stopped")
 	}
-	if admin != nil {
-		errs = append(errs, admin.Close())
-	}
-	return errors.Join(append(errs, a.closeWithin(cfg.ShutdownTimeout))...)
+	return errors.Join(append(errs, closeAdmin(), a.closeWithin(cfg.ShutdownTimeout))...)
 }
 
 // portOf is the port of a HOST:PORT address.

@@ -37,7 +37,7 @@ func (c *Config) settings(level, ack *string) []setting {
 		{"addr", env("CAPGO_ADDR"), "listen address HOST:PORT", &c.Addr, false},
 		{"admin-addr", env("CAPGO_ADMIN_ADDR"), "admin listen address HOST:PORT for /metrics, /healthz, /readyz and /debug/pprof; empty disables it", &c.AdminAddr, false},
 		{"database-url", env("DATABASE_URL"), "PostgreSQL URL of the Capgo database", &c.DatabaseURL, false},
-		{"wait-for-db", env("CAPGO_WAIT_FOR_DB"), "at start, retry until the database is reachable and holds the Capgo schema before listening, instead of exiting on a wrong password, database or schema (or answering 503 while it is down)", &c.WaitForDB, false},
+		{"wait-for-db", env("CAPGO_WAIT_FOR_DB"), "at start, retry until the database is reachable and holds the Capgo schema before listening on --addr (the admin listener answers meanwhile), instead of exiting on a wrong password, database or schema (or answering 503 while it is down)", &c.WaitForDB, false},
 		{"public-url", env("CAPGO_PUBLIC_URL"), "externally visible base URL for links to this server; empty derives it from each request", &c.PublicURL, false},
 		{"s3-endpoint", env("S3_ENDPOINT"), "S3 endpoint host[:port][/path] or URL used to presign bundle downloads; empty links bundles through /functions/v1/files/read", &c.S3.Endpoint, false},
 		{"s3-region", env("S3_REGION"), "S3 region", &c.S3.Region, false},
