@@ -30,33 +30,46 @@ const (
 // A dbProblem is a database the server cannot work with however long it
 // waits: a wrong setting, or a database that is not (yet) a Capgo one.
 // Event is the log message (database.auth_failed, …), Cause what the
-// database said, Fix what to change.
+// database said, Fix what to change; DB, when set, the (redacted) URL it
+// concerns if not --database-url's.
 type dbProblem struct {
-	Event, Cause, Fix string
+	Event, Cause, Fix, DB string
+}
+
+// where is the URL to name in the problem's log line: DB, or def.
+func (p *dbProblem) where(def string) string {
+	if p.DB != "" {
+		return p.DB
+	}
+	return def
 }
 
 func (p *dbProblem) Error() string { return p.Event + ": " + p.Cause + ": " + p.Fix }
 
 // The settings a fix names.
-const dsnSetting = "--database-url (DATABASE_URL)"
+const (
+	dsnSetting    = "--database-url (DATABASE_URL)"
+	listenSetting = "--database-listen-url (DATABASE_LISTEN_URL)"
+)
 
-// checkDatabase connects to dsn once, within dbCheckTimeout, and checks
-// that it holds the Capgo schema. It returns a *dbProblem for a database
+// checkDatabase connects to dsn, given by setting (named in a fix), once,
+// within dbCheckTimeout, and checks that it holds the Capgo schema. It
+// returns a *dbProblem for a database
 // that waiting will not fix (wrong password, unknown database, no schema,
 // TLS refused, no privilege), another error for one that may come up
 // (refused, timed out, name not resolving, starting up), nil when usable.
-func checkDatabase(ctx context.Context, dsn string) error {
+func checkDatabase(ctx context.Context, dsn, setting string) error {
 	// Parsed as the pool parses it: pool_* settings are the pool's, not
 	// parameters for the server.
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return &dbProblem{Event: "database.url_invalid", Cause: err.Error(), Fix: "correct " + dsnSetting}
+		return &dbProblem{Event: "database.url_invalid", Cause: err.Error(), Fix: "correct " + setting}
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbCheckTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
 	if err != nil {
-		if p := classifyConnect(err); p != nil {
+		if p := classifyConnect(err, setting); p != nil {
 			return p
 		}
 		return err
@@ -69,40 +82,40 @@ func checkDatabase(ctx context.Context, dsn string) error {
 		coalesce(has_table_privilege(to_regclass('apps'), 'SELECT'), false)`).Scan(&hasApps, &canRead)
 	switch {
 	case err != nil:
-		if p := classifyConnect(err); p != nil {
+		if p := classifyConnect(err, setting); p != nil {
 			return p
 		}
 		return err
 	case !hasApps:
 		return &dbProblem{Event: "database.schema_missing",
 			Cause: fmt.Sprintf("database %q has no apps table: it is not a Capgo database", conn.Config().Database),
-			Fix:   "point " + dsnSetting + " at the Capgo database, or apply Capgo's migrations to it (supabase db reset / supabase migration up)"}
+			Fix:   "point " + setting + " at the Capgo database, or apply Capgo's migrations to it (supabase db reset / supabase migration up)"}
 	case !canRead:
 		return &dbProblem{Event: "database.permission_denied",
 			Cause: fmt.Sprintf("user %q may not read the apps table", conn.Config().User),
-			Fix:   "connect as the tables' owner (postgres on Supabase) in " + dsnSetting + ", or grant the user access to Capgo's tables"}
+			Fix:   "connect as the tables' owner (postgres on Supabase) in " + setting + ", or grant the user access to Capgo's tables"}
 	}
 	return nil
 }
 
 // classifyConnect names the failures of a connection attempt that are a
 // setting to fix; nil for the others.
-func classifyConnect(err error) *dbProblem {
+func classifyConnect(err error, setting string) *dbProblem {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "28P01":
 			return &dbProblem{Event: "database.auth_failed", Cause: pe.Message,
-				Fix: "check the user and password in " + dsnSetting}
+				Fix: "check the user and password in " + setting}
 		case "28000": // no pg_hba.conf entry, or a role that does not exist
 			return &dbProblem{Event: "database.auth_failed", Cause: pe.Message,
-				Fix: "check the user in " + dsnSetting + " and that the server's pg_hba.conf lets it connect from here"}
+				Fix: "check the user in " + setting + " and that the server's pg_hba.conf lets it connect from here"}
 		case "3D000":
 			return &dbProblem{Event: "database.not_found", Cause: pe.Message,
-				Fix: "check the database name in " + dsnSetting + ": Supabase's is postgres; or create the database and apply Capgo's migrations"}
+				Fix: "check the database name in " + setting + ": Supabase's is postgres; or create the database and apply Capgo's migrations"}
 		case "42501": // CONNECT privilege on the database revoked
 			return &dbProblem{Event: "database.permission_denied", Cause: pe.Message,
-				Fix: "connect as a user allowed to, in " + dsnSetting}
+				Fix: "connect as a user allowed to, in " + setting}
 		}
 		return nil
 	}
@@ -112,10 +125,10 @@ func classifyConnect(err error) *dbProblem {
 	switch {
 	case strings.Contains(err.Error(), "server refused TLS connection"):
 		return &dbProblem{Event: "database.tls_refused", Cause: "the server does not accept TLS connections (sslmode asks for TLS)",
-			Fix: "set sslmode=disable (or prefer) in " + dsnSetting + ", or turn ssl on in the server"}
+			Fix: "set sslmode=disable (or prefer) in " + setting + ", or turn ssl on in the server"}
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &badHost):
 		return &dbProblem{Event: "database.tls_failed", Cause: "the server's TLS certificate is not trusted: " + lastLine(err),
-			Fix: "give the CA with sslrootcert=… in " + dsnSetting + ", or use sslmode=require to encrypt without verifying"}
+			Fix: "give the CA with sslrootcert=… in " + setting + ", or use sslmode=require to encrypt without verifying"}
 	}
 	return nil
 }
@@ -138,6 +151,26 @@ type errLogged struct{ err error }
 func (e *errLogged) Error() string { return e.err.Error() }
 func (e *errLogged) Unwrap() error { return e.err }
 
+// checkDatabases is checkDatabase of --database-url and, when the read
+// model listens on a connection of its own, of --database-listen-url: a
+// wrong setting there would otherwise only show as the listener's retries
+// and a /readyz that never turns ready. That one's other failures (not up
+// yet) are left to the listener, which reports and retries them.
+func checkDatabases(ctx context.Context, cfg Config) error {
+	if err := checkDatabase(ctx, cfg.DatabaseURL, dsnSetting); err != nil {
+		return err
+	}
+	if cfg.ReadModel != "on" || cfg.ListenURL == "" || cfg.ListenURL == cfg.DatabaseURL {
+		return nil
+	}
+	var p *dbProblem
+	if err := checkDatabase(ctx, cfg.ListenURL, listenSetting); errors.As(err, &p) {
+		p.DB = redactURL(cfg.ListenURL)
+		return p
+	}
+	return nil
+}
+
 // awaitDatabase is serve's start-up check of the database. A database
 // that waiting will not fix is one ERROR line naming the cause and the
 // fix, and an *errLogged: the process exits 1. One that is only not up
@@ -149,14 +182,14 @@ func (e *errLogged) Unwrap() error { return e.err }
 // nil, is told each cause waited out (the admin listener's /readyz).
 func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger, wait func(cause string)) (down error, err error) {
 	db := redactURL(cfg.DatabaseURL)
-	err = checkDatabase(ctx, cfg.DatabaseURL)
+	err = checkDatabases(ctx, cfg)
 	if err == nil {
 		return nil, nil
 	}
 	var p *dbProblem
 	if !cfg.WaitForDB {
 		if errors.As(err, &p) {
-			log.Error(p.Event, "cause", p.Cause, "fix", p.Fix, "database", db)
+			log.Error(p.Event, "cause", p.Cause, "fix", p.Fix, "database", p.where(db))
 			return nil, &errLogged{p}
 		}
 		log.Warn("database.unreachable", "err", lastLine(err), "database", db,
@@ -170,17 +203,17 @@ func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger, wait func(
 	retry := waitFirstRetry
 	for err != nil {
 		level, event, attrs := slog.LevelWarn, "database.unreachable", []any{"err", lastLine(err)}
-		cause := event + ": " + lastLine(err)
+		cause, where := event+": "+lastLine(err), db
 		if errors.As(err, &p) {
 			level, event, attrs = slog.LevelError, p.Event, []any{"cause", p.Cause, "fix", p.Fix}
-			cause = p.Event + ": " + p.Cause
+			cause, where = p.Event+": "+p.Cause, p.where(db)
 		}
 		if wait != nil {
 			wait(cause)
 		}
 		// Once per cause, then every waitLogEvery while it lasts.
 		if event != lastEvent || time.Since(lastLog) >= waitLogEvery {
-			attrs = append(attrs, "database", db, "waiting", time.Since(start).Round(time.Second),
+			attrs = append(attrs, "database", where, "waiting", time.Since(start).Round(time.Second),
 				"hint", "--wait-for-db: retrying until the database is usable; only the admin listener answers until then")
 			log.Log(ctx, level, event, attrs...)
 			lastEvent, lastLog = event, time.Now()
@@ -191,7 +224,7 @@ func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger, wait func(
 		case <-time.After(retry):
 		}
 		retry = min(2*retry, waitMaxRetry)
-		err = checkDatabase(ctx, cfg.DatabaseURL)
+		err = checkDatabases(ctx, cfg)
 	}
 	log.Info("database.ready", "after", time.Since(start).Round(time.Millisecond))
 	return nil, nil

@@ -109,6 +109,46 @@ func TestStartupDatabaseProblems(t *testing.T) {
 	}
 }
 
+// A wrong --database-listen-url is said at start as a wrong
+// --database-url is, naming that setting and URL: otherwise only the
+// listener's retries and a /readyz never ready would show it.
+func TestStartupListenURLProblem(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.NewDB(t)
+	u, err := url.Parse(pgtest.Direct(dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/no_such_listen_db"
+	var stderr functest.Logs
+	code := report(&stderr, run(context.Background(), serveArgs(dsn, "--read-model", "on", "--database-listen-url", u.String()), noEnv, io.Discard, &stderr))
+	if code != exitFail {
+		t.Errorf("exit status %d, want %d (exitFail)", code, exitFail)
+	}
+	lines := logLines(t, stderr.String())
+	if len(lines) != 1 {
+		t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
+	}
+	l := lines[0]
+	if l.Level != "ERROR" || l.Msg != "database.not_found" || !strings.Contains(l.Cause, `"no_such_listen_db"`) ||
+		!strings.Contains(l.Fix, "--database-listen-url (DATABASE_LISTEN_URL)") || !strings.Contains(l.Database, "/no_such_listen_db") {
+		t.Errorf("log line %+v, want ERROR database.not_found naming --database-listen-url and its URL", l)
+	}
+
+	// With the read model off nothing listens: the setting is not checked.
+	var stderr2 functest.Logs
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, serveArgs(dsn, "--read-model", "off", "--database-listen-url", u.String()), noEnv, io.Discard, &stderr2)
+	}()
+	waitStarted(t, &stderr2, done)
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("run with --read-model off: %v\n%s", err, stderr2.String())
+	}
+}
+
 // A database that is not up yet is one WARN line; the server starts and
 // answers 503 (the outage report does not open a second time).
 func TestStartupDatabaseNotUpYet(t *testing.T) {
@@ -352,7 +392,7 @@ func TestClassifyConnect(t *testing.T) {
 		{errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), ""},
 		{fmt.Errorf("hostname resolving error: %w", &net.DNSError{Err: "no such host", Name: "db", IsNotFound: true}), ""},
 	} {
-		p := classifyConnect(tc.err)
+		p := classifyConnect(tc.err, dsnSetting)
 		got := ""
 		if p != nil {
 			got = p.Event

@@ -48,7 +48,7 @@ func installNotify(ctx context.Context, args []string, getenv func(string) strin
 
 	// A wrong password, database or schema is said in one line, with its
 	// fix, as serve says it (diagnose.go); so is a database not reachable.
-	if err := checkDatabase(ctx, dbURL); err != nil {
+	if err := checkDatabase(ctx, dbURL, dsnSetting); err != nil {
 		var p *dbProblem
 		if errors.As(err, &p) {
 			return fmt.Errorf("install-notify: %w", err)
