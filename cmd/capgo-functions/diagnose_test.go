@@ -79,23 +79,14 @@ func TestStartupDatabaseProblems(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var stderr functest.Logs
 			start := time.Now()
-			code := report(&stderr, run(context.Background(), serveArgs(tc.dsn), noEnv, io.Discard, &stderr))
+			l, stderr := failedStart(t, serveArgs(tc.dsn))
 			took := time.Since(start)
-			if code != exitFail {
-				t.Errorf("exit status %d, want %d (exitFail)", code, exitFail)
-			}
-			lines := logLines(t, stderr.String())
-			if len(lines) != 1 {
-				t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
-			}
-			l := lines[0]
 			if l.Level != "ERROR" || l.Msg != tc.event || !strings.Contains(l.Cause, tc.cause) || !strings.Contains(l.Fix, "--database-url (DATABASE_URL)") {
 				t.Errorf("log line %+v, want ERROR %s with cause %q and a fix naming --database-url", l, tc.event, tc.cause)
 			}
-			if strings.Contains(stderr.String(), "wrong-pw") || strings.Contains(stderr.String(), "right-pw") {
-				t.Errorf("stderr leaks the password: %s", stderr.String())
+			if strings.Contains(stderr, "wrong-pw") || strings.Contains(stderr, "right-pw") {
+				t.Errorf("stderr leaks the password: %s", stderr)
 			}
 			if took > 15*time.Second { // bounded by dbCheckTimeout (5 s)
 				t.Errorf("took %s to give up", took)
@@ -120,16 +111,7 @@ func TestStartupListenURLProblem(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/no_such_listen_db"
-	var stderr functest.Logs
-	code := report(&stderr, run(context.Background(), serveArgs(dsn, "--read-model", "on", "--database-listen-url", u.String()), noEnv, io.Discard, &stderr))
-	if code != exitFail {
-		t.Errorf("exit status %d, want %d (exitFail)", code, exitFail)
-	}
-	lines := logLines(t, stderr.String())
-	if len(lines) != 1 {
-		t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
-	}
-	l := lines[0]
+	l, _ := failedStart(t, serveArgs(dsn, "--read-model", "on", "--database-listen-url", u.String()))
 	if l.Level != "ERROR" || l.Msg != "database.not_found" || !strings.Contains(l.Cause, `"no_such_listen_db"`) ||
 		!strings.Contains(l.Fix, "--database-listen-url (DATABASE_LISTEN_URL)") || !strings.Contains(l.Database, "/no_such_listen_db") {
 		t.Errorf("log line %+v, want ERROR database.not_found naming --database-listen-url and its URL", l)
@@ -147,6 +129,21 @@ func TestStartupListenURLProblem(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("run with --read-model off: %v\n%s", err, stderr2.String())
 	}
+}
+
+// failedStart runs args, which must exit 1 with exactly one log line, and
+// returns that line and the whole of stderr.
+func failedStart(t *testing.T, args []string) (logLine, string) {
+	t.Helper()
+	var stderr functest.Logs
+	if code := report(&stderr, run(context.Background(), args, noEnv, io.Discard, &stderr)); code != exitFail {
+		t.Errorf("exit status %d, want %d (exitFail)", code, exitFail)
+	}
+	lines := logLines(t, stderr.String())
+	if len(lines) != 1 {
+		t.Fatalf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
+	}
+	return lines[0], stderr.String()
 }
 
 // A database that is not up yet is one WARN line; the server starts and
