@@ -145,9 +145,12 @@ func New(o Options) (*Proxy, error) {
 		FlushInterval: -1,
 		BufferPool:    newBufferPool(),
 		ErrorHandler:  p.fail,
-		// Failures while copying a body (the upstream dropped mid-stream)
-		// are reported by ReverseProxy through this logger.
-		ErrorLog: slog.NewLogLogger(o.Log.Handler(), slog.LevelWarn),
+		// An answer body the upstream breaks mid-stream is logged by
+		// watchBody as the request's (request_id, function "proxy");
+		// ReverseProxy's own line for it, through ErrorLog, knows no
+		// request and only repeats it: Debug.
+		ModifyResponse: p.watchBody,
+		ErrorLog:       slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 	}
 	return p, nil
 }
@@ -271,6 +274,41 @@ func forwardedPort(r *http.Request) string {
 		return "443"
 	}
 	return "80"
+}
+
+// watchBody wraps the upstream's answer body so that a read error while
+// ReverseProxy copies it to the client (the upstream dropped the
+// connection mid-body) is one Warn line naming the request. The status
+// and headers have gone out by then: the client sees a truncated body.
+func (p *Proxy) watchBody(res *http.Response) error {
+	if res.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the upgraded connection, which ReverseProxy needs
+		// as it is (an io.ReadWriteCloser).
+		return nil
+	}
+	res.Body = &upstreamBody{ReadCloser: res.Body, p: p, r: res.Request}
+	return nil
+}
+
+// upstreamBody is an upstream answer body that logs its first read error.
+type upstreamBody struct {
+	io.ReadCloser
+	p      *Proxy
+	r      *http.Request // the request sent upstream, with the client's context
+	logged bool
+}
+
+func (b *upstreamBody) Read(buf []byte) (int, error) {
+	n, err := b.ReadCloser.Read(buf)
+	// Once, and not when the client left: then the read fails because the
+	// request's context ended, which is not the upstream's fault.
+	if err != nil && err != io.EOF && !b.logged && b.r.Context().Err() == nil {
+		b.logged = true
+		ctx := logctx.With(b.r.Context(), b.p.log, logctx.RequestID(b.r), "proxy")
+		logctx.From(ctx, b.p.log).WarnContext(ctx, "gateway.upstream_body_error", "upstream", b.p.upstream.String(),
+			"method", b.r.Method, "path", b.r.URL.Path, "err", err)
+	}
+	return n, err
 }
 
 // fail answers a request the upstream could not: 502 JSON, one Warn line.

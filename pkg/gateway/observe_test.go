@@ -152,3 +152,46 @@ func TestProxyErrorNamesItsRequest(t *testing.T) {
 		t.Errorf("request_id of the Warn lines %q, want the answers' %q", got, ids)
 	}
 }
+
+// TestBrokenUpstreamBodyNamesItsRequest: an upstream that drops the
+// connection mid-body gives the client a truncated body and one Warn line
+// naming the request (its incoming X-Request-Id), instead of
+// ReverseProxy's own line that names none.
+func TestBrokenUpstreamBodyNamesItsRequest(t *testing.T) {
+	t.Parallel()
+	k := newKong(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = io.WriteString(w, "0123456789")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // closes the connection: 990 bytes never come
+	})
+	logs := &functest.Logs{}
+	front := newFrontJSON(t, k.URL, logs)
+	req := newRequest(t, http.MethodGet, front.URL+"/storage/v1/object/big.zip", nil)
+	req.Header.Set("X-Request-Id", "kong-req-9")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "0123456789" || err == nil {
+		t.Errorf("client got %d %q (err %v), want 200, the 10 bytes sent, then an error", resp.StatusCode, body, err)
+	}
+	// Logged before the connection to the client is cut, so before the
+	// client's read failed.
+	lines := logs.Lines(t, "gateway.upstream_body_error")
+	if len(lines) != 1 {
+		t.Fatalf("%d gateway.upstream_body_error lines, want 1:\n%s", len(lines), logs.String())
+	}
+	l := lines[0]
+	if l["level"] != "WARN" || l["request_id"] != "kong-req-9" || l["function"] != "proxy" ||
+		l["path"] != "/storage/v1/object/big.zip" || l["method"] != http.MethodGet {
+		t.Errorf("line %v, want WARN with request_id kong-req-9, function proxy, the method and path", l)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if strings.Contains(line, `"level":"WARN"`) && !strings.Contains(line, `"request_id"`) {
+			t.Errorf("a Warn line naming no request: %s", line)
+		}
+	}
+}
