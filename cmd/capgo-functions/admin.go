@@ -42,11 +42,11 @@ func newRegistry(pool *pgxpool.Pool) *prometheus.Registry {
 	return reg
 }
 
-// adminServer is what the admin listener answers from. It starts before
-// the database is checked, so that while --wait-for-db waits a liveness
-// probe finds /healthz (a supervisor would otherwise restart a process
-// that is only waiting) and /readyz says what it waits for; the app is
-// set once it is built.
+// adminServer is what the admin listener answers from. It may answer
+// before the app is built: with --wait-for-db it starts before the
+// database check, so that while the server waits a liveness probe finds
+// /healthz (a supervisor would otherwise restart a process that is only
+// waiting) and /readyz says what it waits for. The app is set once built.
 type adminServer struct {
 	app     atomic.Pointer[app]
 	waiting atomic.Pointer[string] // the database problem being waited out
@@ -101,7 +101,7 @@ func (s *adminServer) readiness(ctx context.Context) (checks plugin.Object, read
 	if a := s.app.Load(); a != nil {
 		return a.readiness(ctx)
 	}
-	state := "starting: checking the database"
+	state := "starting"
 	if cause := s.waiting.Load(); cause != nil {
 		state = "waiting for the database (--wait-for-db): " + *cause
 	}

@@ -30,12 +30,11 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // on port 0).
 func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr string)) error {
 	log := newLogger(cfg, logw)
-	// The admin listener first: its port is checked before the database,
-	// and its probes answer while --wait-for-db waits.
 	errc := make(chan error, 2)
 	adm := newAdminServer()
-	admin, err := startAdmin(cfg, adm, log, errc)
-	if err != nil {
+	var admin *http.Server
+	listenAdmin := func() (err error) {
+		admin, err = startAdmin(cfg, adm, log, errc)
 		return err
 	}
 	closeAdmin := func() error {
@@ -44,12 +43,25 @@ func serve(ctx context.Context, cfg Config, logw io.Writer, ready func(addr stri
 		}
 		return admin.Close()
 	}
+	// With --wait-for-db the admin listener comes first, so that its
+	// probes answer while the server waits; without, after the database
+	// check, so that a wrong setting is the start's one and only line.
+	if cfg.WaitForDB {
+		if err := listenAdmin(); err != nil {
+			return err
+		}
+	}
 	down, err := awaitDatabase(ctx, cfg, log, adm.wait)
 	if err != nil {
 		if ctx.Err() != nil { // stopped while waiting for the database
 			return closeAdmin()
 		}
 		return errors.Join(err, closeAdmin())
+	}
+	if !cfg.WaitForDB {
+		if err := listenAdmin(); err != nil {
+			return err
+		}
 	}
 	cfg.dbDownReported = down != nil
 	a, err := newApp(ctx, cfg, log)
