@@ -17,6 +17,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // testApp is newApp on cfg with its public and admin handlers on httptest.
@@ -38,7 +39,7 @@ func testApp(t *testing.T, cfg Config) (public, admin string) {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	res, err := http.Get(url)
+	res, err := testclient.Client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestMetricsCountRequests(t *testing.T) {
 	pub, adm := testApp(t, cfg)
 	post := func(path, body string, want int) {
 		t.Helper()
-		res, err := http.Post(pub+path, "application/json", strings.NewReader(body))
+		res, err := testclient.Client.Post(pub+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestMetricsProxySignerAndNotifications(t *testing.T) {
 
 	// Two update checks offered the same bundle: one mint, one cache hit.
 	for _, dev := range []string{"1", "2"} {
-		res, err := http.Post(pub+"/functions/v1/updates", "application/json", strings.NewReader(
+		res, err := testclient.Client.Post(pub+"/functions/v1/updates", "application/json", strings.NewReader(
 			`{"app_id":"com.demo.app","device_id":"6f0e3c2a-0000-4000-8000-00000000000`+dev+`","platform":"android",`+
 				`"version_build":"1.0.0","version_name":"1.0.0-rc.1","plugin_version":"7.0.0","is_emulator":false,"is_prod":true}`))
 		if err != nil {

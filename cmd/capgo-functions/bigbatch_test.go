@@ -12,6 +12,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // The largest /stats batches a device may send, many at once, do not make
@@ -47,7 +48,7 @@ func TestLargestBatchesLeaveOtherRequestsAlone(t *testing.T) {
 		return "[" + strings.Join(events, ",") + "]"
 	}
 	post := func(path, body string) int {
-		res, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		res, err := testclient.Client.Post(srv.URL+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Error(err)
 			return 0

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // adminRun runs `capgo-functions admin args…` in-process with env and
@@ -59,7 +60,7 @@ func updateAnswer(t *testing.T, base, appID, device, platform string) map[string
 	t.Helper()
 	body := fmt.Sprintf(`{"app_id":%q,"device_id":%q,"platform":%q,"version_build":"1.0.0",`+
 		`"version_name":"builtin","plugin_version":"7.0.30","is_emulator":false,"is_prod":true}`, appID, device, platform)
-	res, err := http.Post(base+"/functions/v1/updates", "application/json", strings.NewReader(body))
+	res, err := testclient.Client.Post(base+"/functions/v1/updates", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

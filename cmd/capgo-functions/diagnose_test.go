@@ -22,6 +22,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/internal/pgcluster"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // logLine is the part of a JSON log line these tests read.
@@ -159,7 +160,7 @@ func TestStartupDatabaseNotUpYet(t *testing.T) {
 	}()
 	base := "http://" + waitStarted(t, &stderr, done)
 	for i := range 3 {
-		status, body, err := postUpdate(http.DefaultClient, base, fmt.Sprintf("6f0e3c2a-0000-4000-8000-00000000000%d", i))
+		status, body, err := postUpdate(testclient.Client, base, fmt.Sprintf("6f0e3c2a-0000-4000-8000-00000000000%d", i))
 		if err != nil || status != http.StatusServiceUnavailable {
 			t.Errorf("update check: %d %s %v, want 503", status, body, err)
 		}
@@ -240,7 +241,7 @@ func TestStartupWaitForDatabase(t *testing.T) {
 		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
 	base := "http://" + waitStarted(t, &stderr, done)
-	if status, body, err := postUpdate(http.DefaultClient, base, "6f0e3c2a-0000-4000-8000-000000000001"); err != nil || status != http.StatusOK {
+	if status, body, err := postUpdate(testclient.Client, base, "6f0e3c2a-0000-4000-8000-000000000001"); err != nil || status != http.StatusOK {
 		t.Errorf("update check: %d %s %v, want 200", status, body, err)
 	}
 	// Built: the same listener now answers from the app.

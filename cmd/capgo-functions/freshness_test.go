@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // freshnessBound is what a replica is given to answer a change made on
@@ -133,7 +133,7 @@ func checkUpdate(t *testing.T, base, device string) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"app_id":"com.demo.app","device_id":%q,"platform":"android","version_build":"1.0.0",`+
 		`"version_name":"1.0.1","plugin_version":"7.0.0","is_emulator":false,"is_prod":true}`, device)
-	res, err := http.Post(base+"/functions/v1/updates", "application/json", strings.NewReader(body))
+	res, err := testclient.Client.Post(base+"/functions/v1/updates", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

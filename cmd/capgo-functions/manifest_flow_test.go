@@ -16,6 +16,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // TestManifestFlowThroughServe is the delta (manifest) device flow through
@@ -70,7 +71,7 @@ func TestManifestFlowThroughServe(t *testing.T) {
 	dev := "3f0c9a1e-5b7d-4e2f-8a6c-1d9e0b2c3a4f"
 	body, _ := json.Marshal(map[string]any{"app_id": "com.demo.app", "device_id": dev, "platform": "android",
 		"version_build": "1.0.0", "version_name": "0.9.0", "plugin_version": "8.51.14", "is_emulator": false, "is_prod": true})
-	res, err := http.Post(base+"/functions/v1/updates", "application/json", bytes.NewReader(body))
+	res, err := testclient.Client.Post(base+"/functions/v1/updates", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func download(t *testing.T, url, rng string, wantStatus int) []byte {
 	if rng != "" {
 		req.Header.Set("Range", rng)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := testclient.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 // TestRequestIDsInTheLog: the whole server, with its database and its
@@ -51,7 +52,7 @@ func TestRequestIDsInTheLog(t *testing.T) {
 	for _, tc := range cases {
 		req, _ := http.NewRequestWithContext(t.Context(), tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
 		req.Header.Set("X-Request-Id", tc.incoming)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testclient.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

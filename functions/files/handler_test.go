@@ -24,6 +24,7 @@ import (
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/bundledir"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -232,7 +233,7 @@ func do(t *testing.T, req *http.Request) response {
 	done := make(chan struct{})
 	handlerDone.Store(id, done)
 	req.Header.Set(doneHeader, id)
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := testclient.Transport.RoundTrip(req)
 	if err != nil {
 		handlerDone.Delete(id)
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 )
 
@@ -49,7 +50,7 @@ func TestRoutes(t *testing.T) {
 	preflight, _ := http.NewRequest(http.MethodOptions, e.URL+"/functions/v1/updates", nil)
 	preflight.Header.Set("Origin", "capacitor://localhost")
 	preflight.Header.Set("Access-Control-Request-Method", "POST")
-	pre, err := http.DefaultClient.Do(preflight)
+	pre, err := testclient.Client.Do(preflight)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("preflight: %d %v", pre.StatusCode, pre.Header)
 	}
 	preflight.Header.Set("Origin", "https://evil.example")
-	pre, err = http.DefaultClient.Do(preflight)
+	pre, err = testclient.Client.Do(preflight)
 	if err != nil {
 		t.Fatal(err)
 	}

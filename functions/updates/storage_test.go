@@ -12,6 +12,7 @@ import (
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
@@ -39,7 +40,7 @@ func TestPresignedBundleDownloads(t *testing.T) {
 	if res.Status != 200 || body["version"] != "1.0.0" || body["checksum"] != "3885ee49" {
 		t.Fatalf("update answer: %d %s", res.Status, res.Raw)
 	}
-	get, err := http.Get(url)
+	get, err := testclient.Client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestPresignedBundleDownloads(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Range", "bytes=10-19")
-	part, err := http.DefaultClient.Do(req)
+	part, err := testclient.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

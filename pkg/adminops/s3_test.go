@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/adminops"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
@@ -40,7 +41,7 @@ func TestUploadBundleToS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := http.Get(u)
+		res, err := testclient.Client.Get(u)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/s3test"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 )
 
@@ -24,7 +25,7 @@ func get(t *testing.T, url, rangeHeader string) (int, []byte, http.Header) {
 	if rangeHeader != "" {
 		req.Header.Set("Range", rangeHeader)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testclient.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

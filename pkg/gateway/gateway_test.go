@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -110,7 +111,7 @@ func newFrontLog(t *testing.T, upstream string, log *slog.Logger) *httptest.Serv
 
 func do(t *testing.T, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := testclient.Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -330,7 +331,7 @@ func TestStreamingResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := testclient.Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +586,7 @@ func TestLargeTransfersStream(t *testing.T) {
 		req := newRequest(t, http.MethodGet, front.URL+"/storage/v1/object/public/capgo/big.zip", nil)
 		watch := watchHeap()
 		start := time.Now()
-		resp, err := http.DefaultTransport.RoundTrip(req)
+		resp, err := testclient.Transport.RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
 		}

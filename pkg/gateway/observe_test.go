@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/gateway"
 )
 
@@ -88,7 +89,7 @@ func TestUpstreamOutcomes(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/realtime/v1/api", nil)
 		go func() { <-arrived; cancel() }()
-		if resp, err := http.DefaultTransport.RoundTrip(req); err == nil {
+		if resp, err := testclient.Transport.RoundTrip(req); err == nil {
 			resp.Body.Close()
 			t.Fatalf("the client's canceled request got %d", resp.StatusCode)
 		}
@@ -169,7 +170,7 @@ func TestBrokenUpstreamBodyNamesItsRequest(t *testing.T) {
 	front := newFrontJSON(t, k.URL, logs)
 	req := newRequest(t, http.MethodGet, front.URL+"/storage/v1/object/big.zip", nil)
 	req.Header.Set("X-Request-Id", "kong-req-9")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testclient.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

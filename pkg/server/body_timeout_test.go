@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 )
@@ -112,7 +113,7 @@ func TestBodyTimeout(t *testing.T) {
 	}
 	// Normal requests are answered meanwhile.
 	for range 20 {
-		resp, err := http.Post(srv.URL+"/functions/v1/updates", "application/json", strings.NewReader(`{"a":1}`))
+		resp, err := testclient.Client.Post(srv.URL+"/functions/v1/updates", "application/json", strings.NewReader(`{"a":1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ func TestBodyTimeout(t *testing.T) {
 	// longer than the body timeout keeps its context and answers.
 	for _, body := range []io.Reader{strings.NewReader(`{"a":1}`), nil} {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/functions/v1/updates?wait", body)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testclient.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

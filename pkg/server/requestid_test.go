@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/logctx"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
@@ -48,7 +49,7 @@ func TestRequestIDInLogs(t *testing.T) {
 	for _, tc := range cases {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+tc.path, strings.NewReader("{}"))
 		req.Header.Set("X-Request-Id", tc.incoming)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testclient.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +92,7 @@ func TestEveryAnswerHasARequestID(t *testing.T) {
 		{"fallback", fallback, "/rest/v1/apps", 299, false},
 	} {
 		srv := newRouter(t, tc.fallback)
-		resp, err := http.Get(srv.URL + tc.path)
+		resp, err := testclient.Client.Get(srv.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}

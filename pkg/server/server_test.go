@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 )
@@ -128,7 +129,7 @@ func TestRoutesAndCORS(t *testing.T) {
 			if tc.origin != "" {
 				req.Header.Set("Origin", tc.origin)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := testclient.Client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +158,7 @@ func TestNoFallback(t *testing.T) {
 	t.Parallel()
 	srv := newRouter(t, nil)
 	for _, p := range []string{"/rest/v1/apps", "/functions/v1/files/upload_link", "/functions/v1/files", "/"} {
-		resp, err := http.Post(srv.URL+p, "application/json", nil)
+		resp, err := testclient.Client.Post(srv.URL+p, "application/json", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +189,7 @@ func TestConfiguredOrigins(t *testing.T) {
 	} {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/functions/v1/updates", nil)
 		req.Header.Set("Origin", origin)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testclient.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

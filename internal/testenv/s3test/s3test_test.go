@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/testclient"
 )
 
 func TestServer(t *testing.T) {
@@ -32,7 +34,7 @@ func TestServer(t *testing.T) {
 		}
 
 		// Without a signature the server must refuse: auth is really on.
-		resp, err := http.Get(s.Endpoint + "/capgo/" + escapePath(key))
+		resp, err := testclient.Client.Get(s.Endpoint + "/capgo/" + escapePath(key))
 		if err != nil {
 			t.Fatal(err)
 		}
