@@ -54,10 +54,10 @@ const (
 
 // checkDatabase connects to dsn, given by setting (named in a fix), once,
 // within dbCheckTimeout, and checks that it holds the Capgo schema. It
-// returns a *dbProblem for a database
-// that waiting will not fix (wrong password, unknown database, no schema,
-// TLS refused, no privilege), another error for one that may come up
-// (refused, timed out, name not resolving, starting up), nil when usable.
+// returns a *dbProblem for a database that waiting will not fix (wrong
+// password, unknown database, no schema, TLS refused, no privilege),
+// another error for one that may come up (refused, timed out, name not
+// resolving, starting up), nil when usable.
 func checkDatabase(ctx context.Context, dsn, setting string) error {
 	// Parsed as the pool parses it: pool_* settings are the pool's, not
 	// parameters for the server.
@@ -178,7 +178,7 @@ func checkDatabases(ctx context.Context, cfg Config) error {
 // starts and answers 503 until it is up (the outage report then carries
 // on from that line). With --wait-for-db both wait instead, before the
 // server listens, retrying until the database is usable or ctx ends
-// (ctx's error: serve stops cleanly, nothing was started). wait, when not
+// (ctx's error: serve stops cleanly, nothing of the app was built). wait, when not
 // nil, is told each cause waited out (the admin listener's /readyz).
 func awaitDatabase(ctx context.Context, cfg Config, log *slog.Logger, wait func(cause string)) (down error, err error) {
 	db := redactURL(cfg.DatabaseURL)
