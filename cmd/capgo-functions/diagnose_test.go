@@ -193,7 +193,7 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("waitfordb_%d", os.Getpid())
+	name := fmt.Sprintf("waitfordb_%d_%d", os.Getpid(), time.Now().UnixNano()) // unique under -count
 	admin := *u
 	admin.Path = "/postgres"
 	u.Path = "/" + name
@@ -232,7 +232,8 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	// Closed after the DROP below (cleanups run last-registered first).
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	tmpl := pgx.Identifier{strings.TrimPrefix(filepath.Clean(mustPath(t, src)), "/")}
 	if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+name+" TEMPLATE "+tmpl.Sanitize()); err != nil {
 		t.Fatal(err)
@@ -244,10 +245,12 @@ func TestStartupWaitForDatabase(t *testing.T) {
 	if status, body, err := postUpdate(testclient.Client, base, "6f0e3c2a-0000-4000-8000-000000000001"); err != nil || status != http.StatusOK {
 		t.Errorf("update check: %d %s %v, want 200", status, body, err)
 	}
-	// Built: the same listener now answers from the app.
-	if status, body := get(t, adminURL+"/readyz"); status != http.StatusOK {
-		t.Errorf("/readyz once serving: %d %s, want 200", status, body)
-	}
+	// Built: the same listener now answers from the app, ready once the
+	// read model's listener has connected (it does so in the background).
+	waitUntil(t, "/readyz 200 once serving", func() bool {
+		status, _ := get(t, adminURL+"/readyz")
+		return status == http.StatusOK
+	})
 	if status, body := get(t, adminURL+"/metrics"); status != http.StatusOK || !strings.Contains(body, `capgo_functions_requests_total{code="",function="updates",method="POST",status="200"} 1`) {
 		t.Errorf("/metrics once serving: %d, want the update check counted:\n%s", status, body)
 	}
