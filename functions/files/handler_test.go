@@ -265,12 +265,15 @@ func escape(key string) string {
 	return strings.NewReplacer(" ", "%20", "+", "%2B").Replace(key)
 }
 
-func TestRead(t *testing.T) {
+func TestRead(t *testing.T) { eachStorage(t, testRead) }
+
+// eachStorage runs test against every storage, in parallel subtests.
+func eachStorage(t *testing.T, test func(*testing.T, *env)) {
 	t.Parallel()
 	for _, storage := range storages {
 		t.Run(storage, func(t *testing.T) {
 			t.Parallel()
-			testRead(t, newEnv(t, storage))
+			test(t, newEnv(t, storage))
 		})
 	}
 }

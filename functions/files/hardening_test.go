@@ -88,15 +88,7 @@ func TestBadKeys(t *testing.T) {
 
 // TestRanges: RFC 9110's Range rules, the same on both storages, and the
 // bandwidth row counts the bytes sent.
-func TestRanges(t *testing.T) {
-	t.Parallel()
-	for _, storage := range storages {
-		t.Run(storage, func(t *testing.T) {
-			t.Parallel()
-			testRanges(t, newEnv(t, storage))
-		})
-	}
-}
+func TestRanges(t *testing.T) { eachStorage(t, testRanges) }
 
 func testRanges(t *testing.T, e *env) {
 	small := e.data[smallKey]
