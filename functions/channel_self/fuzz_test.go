@@ -3,11 +3,12 @@ package channelself_test
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 
 	channelself "github.com/capgo-functions/capgo-functions/functions/channel_self"
 	"github.com/capgo-functions/capgo-functions/internal/fakeclock"

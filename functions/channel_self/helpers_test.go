@@ -3,13 +3,13 @@ package channelself
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/capgo-functions/capgo-functions/internal/fakeclock"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/capgo-functions/capgo-functions/internal/fakeclock"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/server"

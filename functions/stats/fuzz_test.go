@@ -3,13 +3,13 @@ package stats_test
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/functions/stats"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"github.com/capgo-functions/capgo-functions/pkg/server"
 )
 

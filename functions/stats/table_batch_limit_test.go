@@ -2,7 +2,6 @@ package stats_test
 
 import (
 	"bytes"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/capgo-functions/capgo-functions/functions/stats"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
 
 // maxEvents sets the most events a batch may hold.

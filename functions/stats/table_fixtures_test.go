@@ -11,13 +11,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"

@@ -3,11 +3,12 @@ package updates
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
 )
 
 // FuzzUpdates: whatever the body, an update check with an in-memory store

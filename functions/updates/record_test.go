@@ -2,11 +2,11 @@ package updates
 
 import (
 	"context"
-	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"testing"
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/internal/testenv/pgtest"
 	"github.com/capgo-functions/capgo-functions/pkg/recorder"
 	"github.com/capgo-functions/capgo-functions/pkg/store/pgstore"
 )

@@ -3,13 +3,13 @@ package updates
 import (
 	"context"
 	"encoding/json"
-	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/capgo-functions/capgo-functions/internal/testenv/functest"
+	"github.com/capgo-functions/capgo-functions/pkg/bundleurl"
 	"github.com/capgo-functions/capgo-functions/pkg/plugin"
 	"github.com/capgo-functions/capgo-functions/pkg/store"
 )
